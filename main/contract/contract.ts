@@ -1,0 +1,165 @@
+// The one contract between the core and every UI host (Electron IPC through the preload,
+// the web-mode WebSocket bridge, the headless CLI, tests). It imports nothing from Node,
+// Electron or the DOM so that the renderer and the preload can share it verbatim.
+// Every argument is validated with these schemas where it enters the core; results and
+// events are produced by the core itself and only typed.
+import { z } from 'zod';
+
+/** Canonical peer ID: 52 base32 characters (SHA-256 of the certificate's SPKI). */
+export const PeerIdSchema = z.string().regex(/^[A-Z2-7]{52}$/, 'not a canonical peer ID');
+export type PeerId = z.infer<typeof PeerIdSchema>;
+
+export const PresenceSchema = z.enum(['online', 'away', 'busy', 'offline']);
+export type Presence = z.infer<typeof PresenceSchema>;
+
+/** Peer-supplied text limits. They also bound what we accept from the network. */
+export const LIMITS = {
+  displayName: 64,
+  statusText: 140,
+  messageText: 16_000,
+  searchQuery: 256,
+  historyPage: 500,
+} as const;
+
+const displayName = z.string().trim().min(1).max(LIMITS.displayName);
+
+export type LinkKind = 'direct' | 'relay';
+export type MessageState = 'pending' | 'sent' | 'delivered' | 'read' | 'canceled' | 'rejected';
+
+export interface SelfInfo {
+  id: PeerId;
+  /** Human-checkable form with check characters, e.g. ABCDEFG-HIJKLMN-... */
+  displayId: string;
+  shortId: string;
+  name: string;
+  presence: Presence;
+  statusText: string;
+  port: number;
+  dataDir: string;
+}
+
+export interface PeerInfo {
+  id: PeerId;
+  displayId: string;
+  shortId: string;
+  name: string;
+  presence: Presence;
+  statusText: string;
+  /** Current verified link, if any. */
+  link: LinkKind | null;
+  addresses: string[];
+  lastSeen: number | null;
+  /** Set when something claimed this peer's ID but could not prove it. */
+  warning: string | null;
+}
+
+export interface ConversationInfo {
+  id: string;
+  kind: 'direct';
+  peerId: PeerId;
+  title: string;
+  unread: number;
+  lastMessage: MessageInfo | null;
+}
+
+export interface MessageInfo {
+  id: string;
+  convId: string;
+  author: PeerId;
+  mine: boolean;
+  seq: number;
+  lamport: number;
+  /** Author's wall clock (ms): shown to people, never used for ordering. */
+  ts: number;
+  text: string;
+  /** Sender-side delivery state; for received messages always 'delivered' or 'read'. */
+  state: MessageState;
+  /** True when one of my messages is still undelivered after the delivery deadline. */
+  overdue: boolean;
+}
+
+export interface SearchHit {
+  message: MessageInfo;
+  /** Text with matches wrapped in \u0002 … \u0003 so the UI can highlight without HTML. */
+  snippet: string;
+}
+
+// ---- commands --------------------------------------------------------------------------
+
+const convRef = z.object({ convId: z.string().min(1).max(200) });
+const messageRef = z.object({ messageId: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/) });
+
+export const commands = {
+  getSelf: { args: z.object({}), result: z.custom<SelfInfo>() },
+  setProfile: {
+    args: z
+      .object({
+        name: displayName.optional(),
+        presence: PresenceSchema.exclude(['offline']).optional(),
+        statusText: z.string().max(LIMITS.statusText).optional(),
+      })
+      .strict(),
+    result: z.custom<SelfInfo>(),
+  },
+  listPeers: { args: z.object({}), result: z.custom<PeerInfo[]>() },
+  /** Add a peer by address and expected ID (its display form is accepted too). */
+  addPeer: {
+    args: z.object({
+      address: z.string().min(3).max(300),
+      id: z.string().min(52).max(80),
+    }),
+    result: z.custom<PeerInfo>(),
+  },
+  listConversations: { args: z.object({}), result: z.custom<ConversationInfo[]>() },
+  /** Open (or create) the direct conversation with a peer. */
+  openConversation: { args: z.object({ peerId: PeerIdSchema }), result: z.custom<ConversationInfo>() },
+  send: {
+    args: z.object({ convId: z.string().min(1).max(200), text: z.string().min(1).max(LIMITS.messageText) }),
+    result: z.custom<MessageInfo>(),
+  },
+  retry: { args: messageRef, result: z.custom<MessageInfo>() },
+  cancel: { args: messageRef, result: z.custom<MessageInfo>() },
+  history: {
+    args: convRef.extend({
+      /** Return messages strictly before this one (newest page when absent). */
+      before: z.string().max(40).optional(),
+      limit: z.number().int().min(1).max(LIMITS.historyPage).default(50),
+    }),
+    /** Oldest first. */
+    result: z.custom<MessageInfo[]>(),
+  },
+  search: {
+    args: z.object({ query: z.string().trim().min(1).max(LIMITS.searchQuery), limit: z.number().int().min(1).max(200).default(50) }),
+    result: z.custom<SearchHit[]>(),
+  },
+  markRead: { args: convRef.extend({ upTo: z.string().max(40) }), result: z.custom<{ unread: number }>() },
+} as const;
+
+export type Commands = typeof commands;
+export type CommandName = keyof Commands;
+export type CommandArgs<K extends CommandName> = z.input<Commands[K]['args']>;
+export type CommandResult<K extends CommandName> = z.infer<Commands[K]['result']>;
+export const commandNames = Object.keys(commands) as CommandName[];
+
+// ---- events ----------------------------------------------------------------------------
+
+export interface Events {
+  /** A message was stored (sent by me or received) or changed state. */
+  message: MessageInfo;
+  /** A peer appeared, changed presence/name, or its link went up or down. */
+  peer: PeerInfo;
+  /** My own profile changed. */
+  self: SelfInfo;
+  /** The peer read my messages up to and including `upTo`. */
+  read: { convId: string; peerId: PeerId; upTo: string };
+}
+export type EventName = keyof Events;
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read'];
+
+/** What every host implements: call a command, subscribe to events. */
+export interface ParleyApi {
+  call<K extends CommandName>(name: K, args: CommandArgs<K>): Promise<CommandResult<K>>;
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void;
+}
+
+export type CommandError = { code: 'invalid-args' | 'not-found' | 'unavailable' | 'internal'; message: string };

@@ -1,0 +1,242 @@
+// Keeps at most one verified link per peer, dials known peers with backoff, and accepts
+// incoming links. Both sides may dial at once; each applies the same rule (keep the link
+// whose dialer has the smaller peer ID) so both keep the same one without talking about it.
+import { EventEmitter } from 'node:events';
+import type tls from 'node:tls';
+import type { PeerId } from '../../contract/contract.ts';
+import type { Identity } from '../identity/identity.ts';
+import type { Logger } from '../log.ts';
+import type { Frame, FrameOf } from '../protocol/frames.ts';
+import { Link, type HelloFields } from './link.ts';
+import { createListener, dial, LinkError } from './tls.ts';
+import type { Timing } from './timing.ts';
+
+export const DEFAULT_PORT = 47_474;
+
+export interface LinkManagerEvents {
+  up: [link: Link, hello: FrameOf<'hello'>];
+  down: [link: Link, reason: string];
+  frame: [link: Link, frame: Frame];
+  drain: [link: Link];
+  /** Something at an address claimed a peer's ID and failed to prove it. */
+  impostor: [peerId: PeerId, address: string, reason: string];
+}
+
+interface DialTarget {
+  addresses: string[];
+  attempt: number;
+  timer: NodeJS.Timeout | null;
+  dialing: boolean;
+}
+
+export function parseAddress(address: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || !(port > 0 && port < 65536)) throw new Error(`not a host:port address: ${address}`);
+  return { host: m[1]!, port };
+}
+
+export class LinkManager extends EventEmitter<LinkManagerEvents> {
+  private readonly links = new Map<PeerId, Link>();
+  private readonly targets = new Map<PeerId, DialTarget>();
+  private readonly pendingLinks = new Set<Link>();
+  private server: tls.Server | null = null;
+  private stopped = false;
+  port = 0;
+
+  private readonly opts: { identity: Identity; timing: Timing; log: Logger; hello: () => HelloFields };
+
+  constructor(opts: { identity: Identity; timing: Timing; log: Logger; hello: () => HelloFields }) {
+    super();
+    this.opts = opts;
+  }
+
+  async listen(port = DEFAULT_PORT, host?: string): Promise<number> {
+    const server = createListener({
+      identity: this.opts.identity,
+      handshakeTimeoutMs: this.opts.timing.handshakeTimeoutMs,
+      onPeer: (socket, peerId) => this.adopt(socket, peerId, 'in'),
+      onReject: (reason, remote) => this.opts.log.info({ remote, reason }, 'rejected incoming connection'),
+    });
+    this.server = server;
+    const tryListen = (p: number) =>
+      new Promise<number>((resolve, reject) => {
+        const onError = (err: Error) => reject(err);
+        server.once('error', onError);
+        server.listen(p, host, () => {
+          server.off('error', onError);
+          resolve((server.address() as { port: number }).port);
+        });
+      });
+    try {
+      this.port = await tryListen(port);
+    } catch (err) {
+      // The default port is a convenience (stable addresses for contacts), not a requirement.
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || port === 0) throw err;
+      this.opts.log.info({ port }, 'preferred port busy; using a free one');
+      this.port = await tryListen(0);
+    }
+    server.on('error', (err) => this.opts.log.error({ err: err.message }, 'listener error'));
+    return this.port;
+  }
+
+  get(peerId: PeerId): Link | undefined {
+    return this.links.get(peerId);
+  }
+
+  linkedPeers(): PeerId[] {
+    return [...this.links.keys()];
+  }
+
+  /** Remember where a peer may be and keep a link to it up from now on. */
+  addTarget(peerId: PeerId, addresses: string[]): void {
+    if (peerId === this.opts.identity.id || addresses.length === 0) return;
+    const t = this.targets.get(peerId);
+    if (t) {
+      const fresh = addresses.filter((a) => !t.addresses.includes(a));
+      if (fresh.length === 0) return;
+      t.addresses = [...fresh, ...t.addresses].slice(0, 16);
+      // New addresses deserve an attempt now rather than at the end of a long backoff.
+      if (!this.links.has(peerId) && !t.dialing) this.schedule(peerId, 0);
+      return;
+    }
+    this.targets.set(peerId, { addresses: addresses.slice(0, 16), attempt: 0, timer: null, dialing: false });
+    if (!this.links.has(peerId)) this.schedule(peerId, 0);
+  }
+
+  /** Dial now, forgetting the backoff (the user pressed "retry"). */
+  redialNow(peerId: PeerId): void {
+    const t = this.targets.get(peerId);
+    if (!t || this.links.has(peerId)) return;
+    t.attempt = 0;
+    if (!t.dialing) this.schedule(peerId, 0);
+  }
+
+  private schedule(peerId: PeerId, delayMs: number): void {
+    const t = this.targets.get(peerId);
+    if (!t || this.stopped) return;
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = setTimeout(() => {
+      t.timer = null;
+      void this.dialTarget(peerId);
+    }, delayMs);
+    t.timer.unref();
+  }
+
+  private backoff(attempt: number): number {
+    const { redialMinMs, redialMaxMs } = this.opts.timing;
+    const base = Math.min(redialMaxMs, redialMinMs * 2 ** Math.min(attempt, 16));
+    return Math.round(base * (0.75 + Math.random() * 0.5));
+  }
+
+  private async dialTarget(peerId: PeerId): Promise<void> {
+    const t = this.targets.get(peerId);
+    if (!t || t.dialing || this.stopped || this.links.has(peerId)) return;
+    t.dialing = true;
+    try {
+      // All addresses in parallel: the first verified connection wins.
+      const attempts = t.addresses.map(async (address) => {
+        const { host, port } = parseAddress(address);
+        try {
+          return await dial({
+            identity: this.opts.identity,
+            host,
+            port,
+            expectedId: peerId,
+            timeoutMs: this.opts.timing.handshakeTimeoutMs,
+          });
+        } catch (err) {
+          if (err instanceof LinkError && err.code === 'wrong-peer') this.emit('impostor', peerId, address, err.message);
+          throw err;
+        }
+      });
+      const socket = await Promise.any(attempts);
+      void Promise.allSettled(attempts).then((all) => {
+        for (const r of all) if (r.status === 'fulfilled' && r.value !== socket) r.value.destroy();
+      });
+      if (this.stopped || this.links.has(peerId)) {
+        socket.destroy();
+        return;
+      }
+      await this.adoptAndWait(socket, peerId);
+    } catch {
+      // Unreachable right now; the backoff decides when to look again.
+    } finally {
+      t.dialing = false;
+      if (!this.links.has(peerId) && !this.stopped) this.schedule(peerId, this.backoff(t.attempt++));
+    }
+  }
+
+  private adoptAndWait(socket: tls.TLSSocket, peerId: PeerId): Promise<void> {
+    return new Promise((resolve) => {
+      const link = this.adopt(socket, peerId, 'out');
+      link.once('up', () => resolve());
+      link.once('close', () => resolve());
+    });
+  }
+
+  private adopt(socket: tls.TLSSocket, peerId: PeerId, direction: 'in' | 'out', kind: 'direct' | 'relay' = 'direct'): Link {
+    const link = new Link({ socket, peerId, direction, kind, hello: this.opts.hello(), timing: this.opts.timing, log: this.opts.log });
+    this.pendingLinks.add(link);
+    link.once('up', (hello) => {
+      this.pendingLinks.delete(link);
+      this.register(link, hello);
+    });
+    link.once('close', (reason) => {
+      this.pendingLinks.delete(link);
+      if (this.links.get(peerId) === link) {
+        this.links.delete(peerId);
+        this.opts.log.info({ peer: peerId.slice(0, 7), reason }, 'link down');
+        this.emit('down', link, reason);
+        const t = this.targets.get(peerId);
+        if (t && !this.stopped) {
+          t.attempt = 0;
+          this.schedule(peerId, this.backoff(0) / 4);
+        }
+      }
+    });
+    return link;
+  }
+
+  private register(link: Link, hello: FrameOf<'hello'>): void {
+    const existing = this.links.get(link.peerId);
+    if (existing && !existing.closed) {
+      const self = this.opts.identity.id;
+      const dialer = (l: Link) => (l.direction === 'out' ? self : l.peerId);
+      const preferred = self < link.peerId ? self : link.peerId;
+      // Same dialer on both: the older one is a stale connection the peer already replaced.
+      const keepNew = dialer(existing) === dialer(link) || dialer(link) === preferred;
+      if (!keepNew) {
+        link.close('duplicate');
+        return;
+      }
+      this.links.delete(link.peerId);
+      existing.close('duplicate');
+      this.emit('down', existing, 'replaced by a newer link');
+    }
+    this.links.set(link.peerId, link);
+    const t = this.targets.get(link.peerId);
+    if (t) {
+      t.attempt = 0;
+      if (t.timer) clearTimeout(t.timer);
+      t.timer = null;
+    }
+    link.on('frame', (frame) => this.emit('frame', link, frame));
+    link.on('drain', () => this.emit('drain', link));
+    this.opts.log.info({ peer: link.peerId.slice(0, 7), dir: link.direction, remote: link.remoteAddress }, 'link up');
+    this.emit('up', link, hello);
+  }
+
+  /** Sends to every linked peer (presence changes). */
+  broadcast(frame: Frame): void {
+    for (const link of this.links.values()) link.send(frame);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.targets.values()) if (t.timer) clearTimeout(t.timer);
+    for (const link of [...this.links.values(), ...this.pendingLinks]) link.close('shutting down');
+    this.links.clear();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,78 @@
+// Wire frames of protocol version 1, as zod schemas. PROTOCOL.md is the prose form of this
+// file; test/unit/protocol-vectors.test.ts keeps the two in step.
+import { z } from 'zod';
+import { LIMITS, PeerIdSchema, PresenceSchema } from '../../contract/contract.ts';
+
+export const PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 1;
+export const ALPN = 'parley/1';
+/** Largest payload (bytes after the 4-byte length) either side accepts. */
+export const MAX_FRAME_BYTES = 256 * 1024;
+/** Capabilities this build understands; a frame type outside the negotiated set is not sent. */
+export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1'] as const;
+
+const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a ULID');
+const name = z.string().min(1).max(LIMITS.displayName);
+const u53 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const HelloFrame = z.object({
+  t: z.literal('hello'),
+  /** Highest protocol version the sender speaks, and the lowest it still accepts. */
+  v: z.number().int().min(1).max(65535),
+  min: z.number().int().min(1).max(65535),
+  /** Must equal the ID derived from the sender's TLS certificate. */
+  id: PeerIdSchema,
+  name,
+  presence: PresenceSchema,
+  statusText: z.string().max(LIMITS.statusText),
+  caps: z.array(z.string().max(64)).max(64),
+  /** Random per process start: tells a restart from a reconnect. */
+  instance: z.string().min(8).max(64),
+});
+
+export const PingFrame = z.object({ t: z.literal('ping'), n: u53 });
+export const PongFrame = z.object({ t: z.literal('pong'), n: u53 });
+
+export const MessageBody = z.object({ text: z.string().min(1).max(LIMITS.messageText) });
+
+export const MsgFrame = z.object({
+  t: z.literal('msg'),
+  id: ulid,
+  conv: z.string().min(1).max(200),
+  author: PeerIdSchema,
+  seq: u53.min(1),
+  lamport: u53.min(1),
+  ts: u53,
+  body: MessageBody,
+});
+
+export const AckFrame = z.object({ t: z.literal('ack'), ids: z.array(ulid).min(1).max(1024) });
+export const NackFrame = z.object({
+  t: z.literal('nack'),
+  id: ulid,
+  code: z.enum(['conflict', 'invalid']),
+});
+export const ReadFrame = z.object({ t: z.literal('read'), conv: z.string().min(1).max(200), upTo: ulid });
+export const PresenceFrame = z.object({
+  t: z.literal('presence'),
+  name,
+  presence: PresenceSchema,
+  statusText: z.string().max(LIMITS.statusText),
+});
+export const ByeFrame = z.object({ t: z.literal('bye'), reason: z.string().max(200) });
+
+export const Frame = z.discriminatedUnion('t', [
+  HelloFrame,
+  PingFrame,
+  PongFrame,
+  MsgFrame,
+  AckFrame,
+  NackFrame,
+  ReadFrame,
+  PresenceFrame,
+  ByeFrame,
+]);
+export type Frame = z.infer<typeof Frame>;
+export type FrameType = Frame['t'];
+export type FrameOf<T extends FrameType> = Extract<Frame, { t: T }>;
+export const FRAME_TYPES: readonly FrameType[] = Frame.options.map((o) => o.shape.t.value);
