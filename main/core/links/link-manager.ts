@@ -176,6 +176,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
   }
 
   private adopt(socket: tls.TLSSocket, peerId: PeerId, direction: 'in' | 'out', kind: 'direct' | 'relay' = 'direct'): Link {
+    if (this.stopped) socket.destroy();
     const link = new Link({ socket, peerId, direction, kind, hello: this.opts.hello(), timing: this.opts.timing, log: this.opts.log });
     this.pendingLinks.add(link);
     link.once('up', (hello) => {
@@ -235,8 +236,14 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.targets.values()) if (t.timer) clearTimeout(t.timer);
-    for (const link of [...this.links.values(), ...this.pendingLinks]) link.close('shutting down');
+    // Stop accepting first, or a peer redialing during shutdown keeps the server open forever.
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const open = [...this.links.values(), ...this.pendingLinks];
+    for (const link of open) link.close('shutting down');
     this.links.clear();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    // Goodbyes get a moment to leave; a peer that does not answer is cut off.
+    const grace = setTimeout(() => open.forEach((l) => l.destroy('shutdown')), 500);
+    await closed;
+    clearTimeout(grace);
   }
 }

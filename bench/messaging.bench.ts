@@ -1,0 +1,136 @@
+// Send→ack latency and sustained throughput with SQLite persistence (synchronous=FULL) on
+// both sides, against raw Node TLS 1.3 on loopback measured in the same run.
+import { once } from 'node:events';
+import tls from 'node:tls';
+import { generateIdentity } from '../main/core/identity/identity.ts';
+import type { ParleyNode } from '../main/core/node.ts';
+import { connect, node, removeTempDirs } from '../test/helpers/nodes.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+import { fmt, printTable, summarize } from './stats.ts';
+
+const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
+const BURST = Number(process.env.BENCH_BURST ?? 50_000);
+
+async function rawTlsPair() {
+  const id = generateIdentity();
+  const opts = { key: id.keyPem, cert: id.certPem, minVersion: 'TLSv1.3' as const };
+  let serverSide!: tls.TLSSocket;
+  const server = tls.createServer(opts, (s) => {
+    serverSide = s;
+    s.setNoDelay(true);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client = tls.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+  await once(client, 'secureConnect');
+  client.setNoDelay(true);
+  await waitFor('server socket', () => serverSide);
+  return { client, server: serverSide, close: () => { client.destroy(); server.close(); } };
+}
+
+/** Raw TLS: 4-byte length + ~100-byte payload, echoed back by the server. */
+async function rawRoundTrips(n: number): Promise<number[]> {
+  const { client, server, close } = await rawTlsPair();
+  server.on('data', (d) => server.write(d));
+  const frame = Buffer.alloc(104, 7);
+  frame.writeUInt32BE(100, 0);
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let got = 0;
+    const t0 = process.hrtime.bigint();
+    const done = new Promise<void>((resolve) => {
+      const on = (d: Buffer) => {
+        got += d.length;
+        if (got >= frame.length) {
+          client.off('data', on);
+          resolve();
+        }
+      };
+      client.on('data', on);
+    });
+    client.write(frame);
+    await done;
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  close();
+  return samples;
+}
+
+async function rawThroughput(n: number): Promise<number> {
+  const { client, server, close } = await rawTlsPair();
+  const frame = Buffer.alloc(104, 7);
+  frame.writeUInt32BE(100, 0);
+  let received = 0;
+  const all = new Promise<void>((resolve) =>
+    server.on('data', (d) => {
+      received += d.length;
+      if (received >= n * frame.length) resolve();
+    }),
+  );
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) if (!client.write(frame)) await once(client, 'drain');
+  await all;
+  const secs = (performance.now() - t0) / 1000;
+  close();
+  return n / secs;
+}
+
+async function parleyPair(): Promise<{ a: ParleyNode; b: ParleyNode; conv: string }> {
+  const a = await node('bench-a', undefined, {});
+  const b = await node('bench-b', undefined, {});
+  const conv = await connect(a, b);
+  await waitFor('link', () => a.links.get(b.self.id));
+  return { a, b, conv };
+}
+
+async function parleyRoundTrips(n: number): Promise<number[]> {
+  const { a, b, conv } = await parleyPair();
+  const waiting = new Map<string, () => void>();
+  a.api.on('message', (m) => {
+    if (m.state === 'delivered') waiting.get(m.id)?.();
+  });
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    let resolveAck!: () => void;
+    const acked = new Promise<void>((r) => (resolveAck = r));
+    const m = await a.api.call('send', { convId: conv, text: `latency probe ${i} with a typical length of a chat line` });
+    waiting.set(m.id, resolveAck);
+    if (a.store.getMessage(m.id)?.state === 'delivered') resolveAck();
+    await acked;
+    waiting.delete(m.id);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  await a.stop();
+  await b.stop();
+  return samples;
+}
+
+async function parleyThroughput(n: number): Promise<number> {
+  const { a, b, conv } = await parleyPair();
+  const t0 = performance.now();
+  const sends = [];
+  for (let i = 0; i < n; i++) {
+    sends.push(a.api.call('send', { convId: conv, text: `throughput ${i} with a typical length of a chat line` }));
+    if (i % 5000 === 4999) await new Promise((r) => setImmediate(r));
+  }
+  await Promise.all(sends);
+  await waitFor('all acked', () => a.store.outboxCount() === 0, 300_000, 5);
+  const secs = (performance.now() - t0) / 1000;
+  await a.stop();
+  await b.stop();
+  return n / secs;
+}
+
+export async function messagingBench(): Promise<void> {
+  const raw = summarize(await rawRoundTrips(ROUND_TRIPS));
+  const parley = summarize(await parleyRoundTrips(ROUND_TRIPS));
+  const rawRate = await rawThroughput(BURST * 2);
+  const parleyRate = await parleyThroughput(BURST);
+  removeTempDirs();
+  printTable('Direct messaging on loopback (persistence: SQLite WAL, synchronous=FULL, both sides)', [
+    { name: 'send→ack p50 (ms)', value: fmt(parley.p50), baseline: `${fmt(raw.p50)} raw TLS echo`, ratio: `${fmt(parley.p50 / raw.p50, 1)}×`, target: '≤ 2 ms' },
+    { name: 'send→ack p99 (ms)', value: fmt(parley.p99), baseline: `${fmt(raw.p99)} raw TLS echo`, ratio: `${fmt(parley.p99 / raw.p99, 1)}×`, target: '≤ 10 ms' },
+    { name: 'sustained one-way (msgs/s, acked + persisted)', value: fmt(parleyRate, 0), baseline: `${fmt(rawRate, 0)} raw TLS frames/s`, ratio: `${fmt(parleyRate / rawRate, 3)}×`, target: '≥ 20,000/s' },
+  ]);
+}

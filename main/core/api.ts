@@ -1,0 +1,108 @@
+// The contract's commands, implemented over a ParleyNode. Arguments are parsed with the
+// contract's schemas here, at the core's boundary, whichever host forwarded them.
+import {
+  commands,
+  type CommandName,
+  type CommandResult,
+  type ConversationInfo,
+  type ParleyApi,
+} from '../contract/contract.ts';
+import type { z } from 'zod';
+import { PeerIdError, parsePeerId } from './identity/peer-id.ts';
+import { parseAddress } from './links/link-manager.ts';
+import type { ParleyNode } from './node.ts';
+
+export class ApiError extends Error {
+  readonly code: 'invalid-args' | 'not-found' | 'unavailable' | 'internal';
+  constructor(code: ApiError['code'], message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+}
+
+type Handler<K extends CommandName> = (node: ParleyNode, args: z.output<(typeof commands)[K]['args']>) => CommandResult<K> | Promise<CommandResult<K>>;
+
+function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
+  const selfId = node.identity.id;
+  const conv = node.store.listConversations(selfId).find((c) => c.id === convId);
+  if (!conv) throw new ApiError('not-found', 'no such conversation');
+  return {
+    id: conv.id,
+    kind: 'direct',
+    peerId: conv.peerId,
+    title: node.store.getPeer(conv.peerId)?.name || conv.title,
+    unread: conv.unread,
+    lastMessage: conv.last ? node.messenger.toInfo(conv.last) : null,
+  };
+}
+
+export const commandHandlers: { [K in CommandName]: Handler<K> } = {
+  getSelf: (node) => node.self,
+  setProfile: (node, args) => node.setProfile(args),
+  listPeers: (node) => node.store.listPeers().filter((p) => p.id !== node.identity.id).map((p) => node.peerInfo(p)),
+  addPeer: (node, args) => {
+    let id;
+    try {
+      id = parsePeerId(args.id);
+      parseAddress(args.address);
+    } catch (err) {
+      throw new ApiError('invalid-args', (err as PeerIdError).message);
+    }
+    if (id === node.identity.id) throw new ApiError('invalid-args', 'that is my own ID');
+    node.addCandidate(id, [args.address]);
+    return node.peerInfo(node.store.getPeer(id)!);
+  },
+  listConversations: (node) => node.store.listConversations(node.identity.id).map((c) => conversationInfo(node, c.id)),
+  openConversation: (node, args) => {
+    if (args.peerId === node.identity.id) throw new ApiError('invalid-args', 'cannot open a conversation with myself');
+    const conv = node.store.ensureDirectConversation(node.identity.id, args.peerId);
+    return conversationInfo(node, conv.id);
+  },
+  send: async (node, args) => {
+    const conv = node.store.getConversation(args.convId);
+    if (!conv) throw new ApiError('not-found', 'no such conversation');
+    return node.messenger.send(conv.id, conv.peerId, args.text);
+  },
+  retry: (node, args) => {
+    const m = node.messenger.retry(args.messageId);
+    if (!m) throw new ApiError('not-found', 'no such message');
+    return m;
+  },
+  cancel: (node, args) => {
+    const m = node.messenger.cancel(args.messageId);
+    if (!m) throw new ApiError('not-found', 'no such message');
+    return m;
+  },
+  history: (node, args) => {
+    if (!node.store.getConversation(args.convId)) throw new ApiError('not-found', 'no such conversation');
+    const opts = args.before === undefined ? { limit: args.limit } : { before: args.before, limit: args.limit };
+    return node.store.history(args.convId, opts).map((r) => node.messenger.toInfo(r));
+  },
+  search: (node, args) =>
+    node.store.search(args.query, args.limit).map((h) => ({ message: node.messenger.toInfo(h.message), snippet: h.snippet })),
+  markRead: (node, args) => {
+    if (!node.store.getConversation(args.convId)) throw new ApiError('not-found', 'no such conversation');
+    return node.messenger.markRead(args.convId, args.upTo);
+  },
+};
+
+export function createApi(node: ParleyNode): ParleyApi {
+  return {
+    async call(name, args) {
+      const spec = commands[name];
+      if (!spec) throw new ApiError('invalid-args', `unknown command ${String(name)}`);
+      const parsed = spec.args.safeParse(args ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new ApiError('invalid-args', `${String(name)}: ${issue ? `${issue.path.join('.') || 'args'} ${issue.message}` : 'invalid arguments'}`);
+      }
+      const handler = commandHandlers[name] as Handler<typeof name>;
+      return handler(node, parsed.data as never);
+    },
+    on(event, listener) {
+      node.events.on(event, listener as never);
+      return () => node.events.off(event, listener as never);
+    },
+  };
+}

@@ -1,0 +1,184 @@
+// Wires one Parley node: identity, store, links, messenger, and the contract API.
+// Runs unchanged inside Electron's main process, the headless CLI, web mode and tests,
+// so nothing here (or below) may import Electron.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import type { Events, ParleyApi, PeerId, PeerInfo, Presence, SelfInfo } from '../contract/contract.ts';
+import { createApi } from './api.ts';
+import { loadOrCreateIdentity, type Identity } from './identity/identity.ts';
+import { displayId, shortId } from './identity/peer-id.ts';
+import { LinkManager, DEFAULT_PORT } from './links/link-manager.ts';
+import { defaultTiming, type Timing } from './links/timing.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Messenger } from './messaging/messenger.ts';
+import { openStore, type PeerRow, type Store } from './store/store.ts';
+
+export interface NodeOptions {
+  dataDir: string;
+  /** Display name; required on first start, remembered afterwards. */
+  name?: string;
+  /** Listening port; the default is tried first, then any free port. 0 = any. */
+  port?: number;
+  /** Address to listen on (all interfaces when absent). */
+  host?: string;
+  timing?: Partial<Timing>;
+  log?: Logger;
+}
+
+export class ParleyNode {
+  readonly identity: Identity;
+  readonly store: Store;
+  readonly links: LinkManager;
+  readonly messenger: Messenger;
+  readonly events = new EventEmitter<{ [K in keyof Events]: [Events[K]] }>();
+  readonly api: ParleyApi;
+  readonly dataDir: string;
+  readonly instance = randomBytes(8).toString('hex');
+  readonly log: Logger;
+  private profile: { name: string; presence: Exclude<Presence, 'offline'>; statusText: string };
+  private stopped = false;
+
+  private constructor(opts: NodeOptions, identity: Identity, store: Store, log: Logger) {
+    this.dataDir = opts.dataDir;
+    this.identity = identity;
+    this.store = store;
+    this.log = log;
+    const timing = { ...defaultTiming, ...opts.timing };
+    const storedName = store.getMeta('profile.name');
+    const name = opts.name?.trim() || storedName;
+    if (!name) throw new Error('a display name is needed on first start (--name)');
+    if (name !== storedName) store.setMeta('profile.name', name);
+    this.profile = {
+      name,
+      presence: (store.getMeta('profile.presence') as 'online' | 'away' | 'busy' | undefined) ?? 'online',
+      statusText: store.getMeta('profile.statusText') ?? '',
+    };
+    this.links = new LinkManager({
+      identity,
+      timing,
+      log,
+      hello: () => ({ id: identity.id, instance: this.instance, ...this.profile }),
+    });
+    this.messenger = new Messenger({ store, links: this.links, selfId: identity.id, timing, log });
+    this.messenger.on('message', (m) => this.events.emit('message', m));
+    this.messenger.on('read', (r) => this.events.emit('read', r));
+    this.links.on('up', (link, hello) => {
+      this.store.upsertPeer({ id: link.peerId, name: hello.name, presence: hello.presence, statusText: hello.statusText, lastSeen: Date.now() });
+      this.rememberAddress(link.peerId, link.direction === 'out' ? link.remoteAddress : undefined);
+      this.emitPeer(link.peerId);
+    });
+    this.links.on('down', (link) => {
+      this.store.upsertPeer({ id: link.peerId, lastSeen: Date.now() });
+      this.emitPeer(link.peerId);
+    });
+    this.links.on('frame', (link, frame) => {
+      if (frame.t !== 'presence') return;
+      this.store.upsertPeer({ id: link.peerId, name: frame.name, presence: frame.presence, statusText: frame.statusText, lastSeen: Date.now() });
+      this.emitPeer(link.peerId);
+    });
+    this.links.on('impostor', (peerId, address, reason) => {
+      this.log.warn({ peer: peerId.slice(0, 7), address, reason }, 'address did not prove the expected ID');
+      this.warnings.set(peerId, `${address} claimed to be this peer but could not prove it`);
+      this.emitPeer(peerId);
+    });
+    this.api = createApi(this);
+  }
+
+  /** Impostor warnings per peer, shown in the UI. */
+  readonly warnings = new Map<PeerId, string>();
+
+  static async start(opts: NodeOptions): Promise<ParleyNode> {
+    const log = opts.log ?? createLogger('parley');
+    const identity = loadOrCreateIdentity(opts.dataDir);
+    const store = openStore(path.join(opts.dataDir, 'parley.db'));
+    let node: ParleyNode;
+    try {
+      node = new ParleyNode(opts, identity, store, log);
+      await node.links.listen(opts.port ?? DEFAULT_PORT, opts.host);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    // Reconnect to everyone we know, in particular those we still owe messages.
+    for (const peer of store.listPeers()) node.links.addTarget(peer.id, peer.addresses);
+    log.info({ id: identity.id.slice(0, 7), port: node.links.port }, 'node started');
+    return node;
+  }
+
+  get self(): SelfInfo {
+    return {
+      id: this.identity.id,
+      displayId: displayId(this.identity.id),
+      shortId: shortId(this.identity.id),
+      name: this.profile.name,
+      presence: this.profile.presence,
+      statusText: this.profile.statusText,
+      port: this.links.port,
+      dataDir: this.dataDir,
+    };
+  }
+
+  setProfile(change: { name?: string | undefined; presence?: Exclude<Presence, 'offline'> | undefined; statusText?: string | undefined }): SelfInfo {
+    if (change.name !== undefined) this.profile.name = change.name;
+    if (change.presence !== undefined) this.profile.presence = change.presence;
+    if (change.statusText !== undefined) this.profile.statusText = change.statusText;
+    this.store.setMeta('profile.name', this.profile.name);
+    this.store.setMeta('profile.presence', this.profile.presence);
+    this.store.setMeta('profile.statusText', this.profile.statusText);
+    this.links.broadcast({ t: 'presence', ...this.profile });
+    const self = this.self;
+    this.events.emit('self', self);
+    return self;
+  }
+
+  /** A peer we were told about (by hand, discovery or relay): remember it and link to it. */
+  addCandidate(peerId: PeerId, addresses: string[]): void {
+    if (peerId === this.identity.id) return;
+    const known = this.store.getPeer(peerId);
+    const merged = [...new Set([...addresses, ...(known?.addresses ?? [])])].slice(0, 16);
+    this.store.upsertPeer({ id: peerId, addresses: merged });
+    this.links.addTarget(peerId, addresses);
+  }
+
+  private rememberAddress(peerId: PeerId, address: string | undefined): void {
+    if (!address) return;
+    const known = this.store.getPeer(peerId);
+    if (known?.addresses[0] === address) return;
+    this.store.upsertPeer({ id: peerId, addresses: [address, ...(known?.addresses ?? []).filter((a) => a !== address)] });
+  }
+
+  peerInfo(row: PeerRow): PeerInfo {
+    const link = this.links.get(row.id);
+    return {
+      id: row.id,
+      displayId: displayId(row.id),
+      shortId: shortId(row.id),
+      name: row.name || shortId(row.id),
+      presence: link ? row.presence : 'offline',
+      statusText: row.statusText,
+      link: link ? link.kind : null,
+      addresses: row.addresses,
+      lastSeen: row.lastSeen,
+      warning: this.warnings.get(row.id) ?? null,
+    };
+  }
+
+  private emitPeer(peerId: PeerId): void {
+    const row = this.store.getPeer(peerId);
+    if (row) this.events.emit('peer', this.peerInfo(row));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.messenger.stop();
+    await this.links.stop();
+    this.store.close();
+    this.log.info('node stopped');
+  }
+}
+
+export function startNode(opts: NodeOptions): Promise<ParleyNode> {
+  return ParleyNode.start(opts);
+}
