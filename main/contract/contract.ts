@@ -133,7 +133,27 @@ export const commands = {
     result: z.custom<SearchHit[]>(),
   },
   markRead: { args: convRef.extend({ upTo: z.string().max(40) }), result: z.custom<{ unread: number }>() },
+  /** The host reports how long the user has been idle; drives auto-away. */
+  reportActivity: { args: z.object({ idleMs: z.number().int().min(0).max(2 ** 31) }), result: z.custom<SelfInfo>() },
+  /** 0 turns auto-away off. */
+  setAutoAway: { args: z.object({ afterMs: z.number().int().min(0).max(24 * 3600 * 1000) }), result: z.custom<{ afterMs: number }>() },
+  /** Why someone may be invisible: interfaces announced, what discovery hears, link states. */
+  diagnostics: { args: z.object({}), result: z.custom<DiagnosticsInfo>() },
 } as const;
+
+export interface DiagnosticsInfo {
+  self: { id: PeerId; port: number; addresses: string[] };
+  discovery: {
+    enabled: boolean;
+    interfaces: Array<{ name: string; addresses: string[]; beacon: boolean; mdns: boolean }>;
+    skippedInterfaces: Array<{ name: string; reason: string }>;
+    beacon: { sent: number; received: number; accepted: number; dropped: number } | null;
+    mdns: { received: number; sent: number } | null;
+    warnings: Array<{ id: PeerId; address: string; message: string; at: number }>;
+    hints: string[];
+  };
+  links: Array<{ peerId: PeerId; kind: LinkKind; direction: 'in' | 'out'; remote: string }>;
+}
 
 export type Commands = typeof commands;
 export type CommandName = keyof Commands;

@@ -40,7 +40,13 @@ function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
 export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   getSelf: (node) => node.self,
   setProfile: (node, args) => node.setProfile(args),
-  listPeers: (node) => node.store.listPeers().filter((p) => p.id !== node.identity.id).map((p) => node.peerInfo(p)),
+  listPeers: (node) => node.listPeers(),
+  reportActivity: (node, args) => node.reportActivity(args.idleMs),
+  setAutoAway: (node, args) => {
+    node.setAutoAway(args.afterMs);
+    return { afterMs: args.afterMs };
+  },
+  diagnostics: (node) => node.diagnostics(),
   addPeer: (node, args) => {
     let id;
     try {

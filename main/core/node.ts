@@ -4,8 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
-import type { Events, ParleyApi, PeerId, PeerInfo, Presence, SelfInfo } from '../contract/contract.ts';
+import os from 'node:os';
+import type { DiagnosticsInfo, Events, ParleyApi, PeerId, PeerInfo, Presence, SelfInfo } from '../contract/contract.ts';
 import { createApi } from './api.ts';
+import { startDiscovery, type Discovery, type PeerCandidate } from './discovery/index.ts';
 import { loadOrCreateIdentity, type Identity } from './identity/identity.ts';
 import { displayId, shortId } from './identity/peer-id.ts';
 import { LinkManager, DEFAULT_PORT } from './links/link-manager.ts';
@@ -24,6 +26,10 @@ export interface NodeOptions {
   host?: string;
   timing?: Partial<Timing>;
   log?: Logger;
+  /** LAN discovery (mDNS + UDP beacons); off with `false` (tests that wire peers by hand). */
+  discovery?: false | { mdns?: boolean; beacon?: boolean; beaconPort?: number; interfaces?: string[] | 'auto' };
+  /** Switch to "away" after this long without user activity (reportActivity); 0 = never. */
+  autoAwayMs?: number;
 }
 
 export class ParleyNode {
@@ -38,6 +44,10 @@ export class ParleyNode {
   readonly log: Logger;
   private profile: { name: string; presence: Exclude<Presence, 'offline'>; statusText: string };
   private stopped = false;
+  discovery: Discovery | null = null;
+  /** Set while "away" was chosen by the idle timer rather than by the user. */
+  private autoAway = false;
+  private autoAwayMs = 0;
 
   private constructor(opts: NodeOptions, identity: Identity, store: Store, log: Logger) {
     this.dataDir = opts.dataDir;
@@ -95,8 +105,11 @@ export class ParleyNode {
     let node: ParleyNode;
     try {
       node = new ParleyNode(opts, identity, store, log);
+      node.autoAwayMs = opts.autoAwayMs ?? Number(store.getMeta('profile.autoAwayMs') ?? 0);
       await node.links.listen(opts.port ?? DEFAULT_PORT, opts.host);
+      if (opts.discovery !== false) await node.startDiscovery(opts.discovery ?? {});
     } catch (err) {
+      await node!?.links.stop().catch(() => undefined);
       store.close();
       throw err;
     }
@@ -104,6 +117,49 @@ export class ParleyNode {
     for (const peer of store.listPeers()) node.links.addTarget(peer.id, peer.addresses);
     log.info({ id: identity.id.slice(0, 7), port: node.links.port }, 'node started');
     return node;
+  }
+
+  private async startDiscovery(opts: Exclude<NodeOptions['discovery'], false | undefined>): Promise<void> {
+    const d = await startDiscovery({
+      ...opts,
+      self: { id: this.identity.id, port: this.links.port, ...this.profile },
+      log: this.log.child({ part: 'discovery' }),
+    });
+    this.discovery = d;
+    d.on('candidate', (c) => {
+      // Only a hint: the link layer dials every address and TLS pinning decides who answered.
+      const addresses = c.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
+      this.links.addTarget(c.id, addresses);
+      if (!this.links.get(c.id)) this.emitPeer(c.id);
+    });
+    d.on('gone', (g) => {
+      if (!this.links.get(g.id)) this.emitPeer(g.id);
+    });
+    d.on('warning', (w) => {
+      this.log.warn({ peer: w.id.slice(0, 7), address: w.address, reason: w.reason }, 'discovery warning');
+      this.warnings.set(w.id, w.message);
+      this.emitPeer(w.id);
+    });
+  }
+
+  /** The UI reports user activity; after autoAwayMs without any, "online" becomes "away". */
+  reportActivity(idleMs: number): SelfInfo {
+    if (this.autoAwayMs > 0) {
+      if (idleMs >= this.autoAwayMs && this.profile.presence === 'online') {
+        this.autoAway = true;
+        return this.setProfile({ presence: 'away' }, true);
+      }
+      if (idleMs < this.autoAwayMs && this.autoAway) {
+        this.autoAway = false;
+        return this.setProfile({ presence: 'online' }, true);
+      }
+    }
+    return this.self;
+  }
+
+  setAutoAway(ms: number): void {
+    this.autoAwayMs = ms;
+    this.store.setMeta('profile.autoAwayMs', String(ms));
   }
 
   get self(): SelfInfo {
@@ -119,7 +175,8 @@ export class ParleyNode {
     };
   }
 
-  setProfile(change: { name?: string | undefined; presence?: Exclude<Presence, 'offline'> | undefined; statusText?: string | undefined }): SelfInfo {
+  setProfile(change: { name?: string | undefined; presence?: Exclude<Presence, 'offline'> | undefined; statusText?: string | undefined }, automatic = false): SelfInfo {
+    if (!automatic && change.presence !== undefined) this.autoAway = false;
     if (change.name !== undefined) this.profile.name = change.name;
     if (change.presence !== undefined) this.profile.presence = change.presence;
     if (change.statusText !== undefined) this.profile.statusText = change.statusText;
@@ -127,6 +184,7 @@ export class ParleyNode {
     this.store.setMeta('profile.presence', this.profile.presence);
     this.store.setMeta('profile.statusText', this.profile.statusText);
     this.links.broadcast({ t: 'presence', ...this.profile });
+    this.discovery?.updateSelf(this.profile);
     const self = this.self;
     this.events.emit('self', self);
     return self;
@@ -148,6 +206,57 @@ export class ParleyNode {
     this.store.upsertPeer({ id: peerId, addresses: [address, ...(known?.addresses ?? []).filter((a) => a !== address)] });
   }
 
+  diagnostics(): DiagnosticsInfo {
+    const d = this.discovery?.diagnostics();
+    const addresses = Object.values(os.networkInterfaces())
+      .flat()
+      .filter((a) => a && !a.internal)
+      .map((a) => a!.address);
+    return {
+      self: { id: this.identity.id, port: this.links.port, addresses },
+      discovery: {
+        enabled: d !== undefined,
+        interfaces: d?.interfaces ?? [],
+        skippedInterfaces: d?.skippedInterfaces ?? [],
+        beacon: d?.beacon
+          ? { sent: d.beacon.sent, received: d.beacon.received, accepted: d.beacon.accepted, dropped: Object.values(d.beacon.dropped).reduce((a, b) => a + b, 0) }
+          : null,
+        mdns: d?.mdns ? { received: d.mdns.responsesReceived, sent: d.mdns.responsesSent } : null,
+        warnings: d?.warnings.map((w) => ({ id: w.id, address: w.address, message: w.message, at: w.at })) ?? [],
+        hints: d?.hints ?? ['discovery is off: peers can only be added by address'],
+      },
+      links: this.links.linkedPeers().map((id) => {
+        const l = this.links.get(id)!;
+        return { peerId: id, kind: l.kind, direction: l.direction, remote: l.remoteAddress };
+      }),
+    };
+  }
+
+  /** Verified contacts from the store, plus peers discovery has seen but no link has proven yet. */
+  listPeers(): PeerInfo[] {
+    const rows = this.store.listPeers().filter((p) => p.id !== this.identity.id);
+    const known = new Set(rows.map((r) => r.id));
+    const infos = rows.map((r) => this.peerInfo(r));
+    for (const c of this.discovery?.peers() ?? []) if (!known.has(c.id)) infos.push(this.candidateInfo(c));
+    return infos;
+  }
+
+  private candidateInfo(c: PeerCandidate): PeerInfo {
+    return {
+      id: c.id,
+      displayId: displayId(c.id),
+      shortId: shortId(c.id),
+      name: c.name || shortId(c.id),
+      // Not proven yet: shown, but not as reachable.
+      presence: 'offline',
+      statusText: c.statusText ?? '',
+      link: null,
+      addresses: c.addresses.map((a) => `${a.address}:${a.port}`),
+      lastSeen: c.lastSeen,
+      warning: this.warnings.get(c.id) ?? c.warning,
+    };
+  }
+
   peerInfo(row: PeerRow): PeerInfo {
     const link = this.links.get(row.id);
     return {
@@ -166,13 +275,17 @@ export class ParleyNode {
 
   private emitPeer(peerId: PeerId): void {
     const row = this.store.getPeer(peerId);
-    if (row) this.events.emit('peer', this.peerInfo(row));
+    if (row) return void this.events.emit('peer', this.peerInfo(row));
+    const c = this.discovery?.peers().find((p) => p.id === peerId);
+    if (c) this.events.emit('peer', this.candidateInfo(c));
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     this.messenger.stop();
+    // Goodbyes first, so peers show us offline at once rather than after a timeout.
+    await this.discovery?.stop().catch(() => undefined);
     await this.links.stop();
     this.store.close();
     this.log.info('node stopped');

@@ -12,7 +12,8 @@ import { ApiError } from '../core/api.ts';
 import { startNode, type ParleyNode } from '../core/node.ts';
 import { parseTiming } from './timing-flag.ts';
 
-const USAGE = `usage: npm run headless -- --data DIR --name NAME [--port N] [--host ADDR] [--json]`;
+const USAGE = `usage: npm run headless -- --data DIR --name NAME [--port N] [--host ADDR] [--json]
+       [--no-discovery | --no-mdns | --no-beacon] [--beacon-port N] [--interfaces eth0,wlan0] [--auto-away SECONDS]`;
 
 async function main(): Promise<void> {
   let values;
@@ -25,6 +26,12 @@ async function main(): Promise<void> {
         host: { type: 'string' },
         json: { type: 'boolean', default: false },
         timing: { type: 'string' },
+        'no-discovery': { type: 'boolean', default: false },
+        'no-mdns': { type: 'boolean', default: false },
+        'no-beacon': { type: 'boolean', default: false },
+        'beacon-port': { type: 'string' },
+        interfaces: { type: 'string' },
+        'auto-away': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -49,6 +56,15 @@ async function main(): Promise<void> {
       ...(port !== undefined ? { port } : {}),
       ...(values.host ? { host: values.host } : {}),
       ...(values.timing ? { timing: parseTiming(values.timing) } : {}),
+      ...(values['auto-away'] ? { autoAwayMs: Number(values['auto-away']) * 1000 } : {}),
+      discovery: values['no-discovery']
+        ? false
+        : {
+            mdns: !values['no-mdns'],
+            beacon: !values['no-beacon'],
+            ...(values['beacon-port'] ? { beaconPort: Number(values['beacon-port']) } : {}),
+            ...(values.interfaces ? { interfaces: values.interfaces.split(',') } : {}),
+          },
     });
   } catch (err) {
     console.error(`parley: cannot start: ${(err as Error).message}`);

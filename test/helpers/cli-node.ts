@@ -42,7 +42,7 @@ export class CliNode {
   }
 
   static start(opts: { dataDir: string; name: string; port?: number; timing?: Partial<Timing>; extraArgs?: string[] }): Promise<CliNode> {
-    const args = [CLI, '--json', '--data', opts.dataDir, '--name', opts.name, '--host', '127.0.0.1', '--port', String(opts.port ?? 0)];
+    const args = [CLI, '--json', '--no-discovery', '--data', opts.dataDir, '--name', opts.name, '--host', '127.0.0.1', '--port', String(opts.port ?? 0)];
     if (opts.timing) args.push('--timing', JSON.stringify(opts.timing));
     args.push(...(opts.extraArgs ?? []));
     const proc = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PARLEY_LOG: process.env.PARLEY_LOG ?? 'warn' } });

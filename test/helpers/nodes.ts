@@ -32,7 +32,7 @@ export function removeTempDirs(): void {
 }
 
 export async function node(name: string, dataDir = tempDir(), timing: Partial<Timing> = fastTiming): Promise<ParleyNode> {
-  return startNode({ dataDir, name, port: 0, host: '127.0.0.1', timing, log: testLogger(name) });
+  return startNode({ dataDir, name, port: 0, host: '127.0.0.1', timing, log: testLogger(name), discovery: false });
 }
 
 /** Introduces b to a (a dials b) and returns a's conversation with b once the link is up. */

@@ -102,7 +102,7 @@ describe('1:1 messaging', () => {
     bob = await (async () => {
       const { startNode } = await import('../../main/core/node.ts');
       const { testLogger } = await import('../../main/core/log.ts');
-      const n = await startNode({ dataDir: bobDir, port: bobPort, host: '127.0.0.1', timing: fastTiming, log: testLogger() });
+      const n = await startNode({ dataDir: bobDir, port: bobPort, host: '127.0.0.1', timing: fastTiming, log: testLogger(), discovery: false });
       running.add(n);
       return n;
     })();
@@ -179,7 +179,7 @@ describe('1:1 messaging', () => {
     assert.equal(canceled.state, 'canceled');
     const { startNode } = await import('../../main/core/node.ts');
     const { testLogger } = await import('../../main/core/log.ts');
-    const bob2 = await startNode({ dataDir: bobDir, port: bobPort, host: '127.0.0.1', timing: { ...fastTiming, redialMinMs: 60_000 }, log: testLogger() });
+    const bob2 = await startNode({ dataDir: bobDir, port: bobPort, host: '127.0.0.1', timing: { ...fastTiming, redialMinMs: 60_000 }, log: testLogger(), discovery: false });
     running.add(bob2);
     await alice.api.call('retry', { messageId: keep.id });
     await waitFor('delivered after retry', () => seen.byId.get(keep.id)?.state === 'delivered');

@@ -275,8 +275,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       if (!list) acks.set(link, (list = []));
       list.push(frame.id);
       if (outcome === 'stored') {
-        const row = this.store.getMessage(frame.id);
-        if (row) this.emit('message', this.toInfo(row));
+        const { id, conv, author, seq, lamport, ts, body } = frame;
+        this.emit('message', { id, convId: conv, author, mine: false, seq, lamport, ts, text: body.text, state: 'delivered', overdue: false });
       }
     });
     for (const [link, ids] of acks) {
@@ -299,8 +299,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const mine = row.author === this.selfId;
     let state: MessageState = stateOverride ?? row.state;
     if (!stateOverride && mine && state === 'pending') {
-      const conv = this.store.getConversation(row.convId);
-      if (conv && this.linkStates.get(conv.peerId)?.inflight.has(row.id)) state = 'sent';
+      const peerId = this.peerOf(row.convId);
+      if (peerId && this.linkStates.get(peerId)?.inflight.has(row.id)) state = 'sent';
     }
     return {
       id: row.id,
@@ -314,6 +314,18 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       state,
       overdue: mine && (state === 'pending' || state === 'sent') && Date.now() - row.createdAt > this.timing.deliveryDeadlineMs,
     };
+  }
+
+  private readonly convPeers = new Map<string, PeerId>();
+
+  /** A conversation's peer never changes, so it is looked up once. */
+  private peerOf(convId: string): PeerId | undefined {
+    let peer = this.convPeers.get(convId);
+    if (!peer) {
+      peer = this.store.getConversation(convId)?.peerId;
+      if (peer) this.convPeers.set(convId, peer);
+    }
+    return peer;
   }
 
   stop(): void {
