@@ -21,7 +21,22 @@ export const LIMITS = {
   historyPage: 500,
 } as const;
 
-const displayName = z.string().trim().min(1).max(LIMITS.displayName);
+/**
+ * Text people type and peers see: well-formed Unicode (no lone surrogates) in NFC, so the same
+ * name is the same string on every machine.
+ */
+export const userText = (max: number, min = 0) =>
+  z
+    .string()
+    .refine((s) => s.isWellFormed(), 'contains an unpaired surrogate')
+    .transform((s) => s.normalize('NFC'))
+    .pipe(z.string().min(min).max(max));
+
+export const DisplayNameSchema = z
+  .string()
+  .transform((s) => s.trim())
+  .pipe(userText(LIMITS.displayName, 1));
+const displayName = DisplayNameSchema;
 
 export type LinkKind = 'direct' | 'relay';
 export type MessageState = 'pending' | 'sent' | 'delivered' | 'read' | 'canceled' | 'rejected';
@@ -96,7 +111,7 @@ export const commands = {
       .object({
         name: displayName.optional(),
         presence: PresenceSchema.exclude(['offline']).optional(),
-        statusText: z.string().max(LIMITS.statusText).optional(),
+        statusText: userText(LIMITS.statusText).optional(),
       })
       .strict(),
     result: z.custom<SelfInfo>(),
@@ -114,7 +129,7 @@ export const commands = {
   /** Open (or create) the direct conversation with a peer. */
   openConversation: { args: z.object({ peerId: PeerIdSchema }), result: z.custom<ConversationInfo>() },
   send: {
-    args: z.object({ convId: z.string().min(1).max(200), text: z.string().min(1).max(LIMITS.messageText) }),
+    args: z.object({ convId: z.string().min(1).max(200), text: userText(LIMITS.messageText, 1) }),
     result: z.custom<MessageInfo>(),
   },
   retry: { args: messageRef, result: z.custom<MessageInfo>() },

@@ -5,11 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import os from 'node:os';
-import type { DiagnosticsInfo, Events, ParleyApi, PeerId, PeerInfo, Presence, SelfInfo } from '../contract/contract.ts';
+import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
 import { createApi } from './api.ts';
 import { startDiscovery, type Discovery, type PeerCandidate } from './discovery/index.ts';
 import { loadOrCreateIdentity, type Identity } from './identity/identity.ts';
 import { displayId, shortId } from './identity/peer-id.ts';
+import { formatAddress } from './links/address.ts';
 import { LinkManager, DEFAULT_PORT } from './links/link-manager.ts';
 import { defaultTiming, type Timing } from './links/timing.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -56,7 +57,12 @@ export class ParleyNode {
     this.log = log;
     const timing = { ...defaultTiming, ...opts.timing };
     const storedName = store.getMeta('profile.name');
-    const name = opts.name?.trim() || storedName;
+    let name = storedName;
+    if (opts.name !== undefined) {
+      const parsed = DisplayNameSchema.safeParse(opts.name);
+      if (!parsed.success) throw new Error(`invalid display name: ${parsed.error.issues[0]?.message ?? 'rejected'} (1-${LIMITS.displayName} characters)`);
+      name = parsed.data;
+    }
     if (!name) throw new Error('a display name is needed on first start (--name)');
     if (name !== storedName) store.setMeta('profile.name', name);
     this.profile = {
@@ -68,14 +74,17 @@ export class ParleyNode {
       identity,
       timing,
       log,
-      hello: () => ({ id: identity.id, instance: this.instance, ...this.profile }),
+      hello: () => ({ id: identity.id, instance: this.instance, ...this.profile, ...(this.links?.port ? { port: this.links.port } : {}) }),
     });
     this.messenger = new Messenger({ store, links: this.links, selfId: identity.id, timing, log });
     this.messenger.on('message', (m) => this.events.emit('message', m));
     this.messenger.on('read', (r) => this.events.emit('read', r));
     this.links.on('up', (link, hello) => {
       this.store.upsertPeer({ id: link.peerId, name: hello.name, presence: hello.presence, statusText: hello.statusText, lastSeen: Date.now() });
-      this.rememberAddress(link.peerId, link.direction === 'out' ? link.remoteAddress : undefined);
+      // An incoming link's source port is ephemeral; its Hello names the port to dial back.
+      const address = link.direction === 'out' ? link.remoteAddress : hello.port ? formatAddress(link.remoteHost, hello.port) : undefined;
+      // Remembered for the next start; while this link lives, the peer's own redialing suffices.
+      this.rememberAddress(link.peerId, address);
       this.emitPeer(link.peerId);
     });
     this.links.on('down', (link) => {

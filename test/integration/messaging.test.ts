@@ -125,8 +125,9 @@ describe('1:1 messaging', () => {
 
     let kills = 0;
     let sending = true;
+    const giveUp = Date.now() + 120_000;
     const killer = (async () => {
-      while (sending || kills < 50) {
+      while ((sending || kills < 50) && Date.now() < giveUp) {
         await sleep(20 + Math.random() * 80);
         if (proxy.open > 0) {
           proxy.cut();

@@ -1,15 +1,20 @@
 // Keeps at most one verified link per peer, dials known peers with backoff, and accepts
 // incoming links. Both sides may dial at once; each applies the same rule (keep the link
 // whose dialer has the smaller peer ID) so both keep the same one without talking about it.
+// Links through a relay tunnel are adopted too (adoptRelayed); a direct link always wins over
+// a relayed one, and direct dialing goes on while a peer is only reachable through a relay.
 import { EventEmitter } from 'node:events';
 import type tls from 'node:tls';
 import type { PeerId } from '../../contract/contract.ts';
 import type { Identity } from '../identity/identity.ts';
 import type { Logger } from '../log.ts';
 import type { Frame, FrameOf } from '../protocol/frames.ts';
+import { parseAddress } from './address.ts';
 import { Link, type HelloFields } from './link.ts';
 import { createListener, dial, LinkError } from './tls.ts';
 import type { Timing } from './timing.ts';
+
+export { formatAddress, parseAddress } from './address.ts';
 
 export const DEFAULT_PORT = 47_474;
 
@@ -27,13 +32,6 @@ interface DialTarget {
   attempt: number;
   timer: NodeJS.Timeout | null;
   dialing: boolean;
-}
-
-export function parseAddress(address: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(address.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || !(port > 0 && port < 65536)) throw new Error(`not a host:port address: ${address}`);
-  return { host: m[1]!, port };
 }
 
 export class LinkManager extends EventEmitter<LinkManagerEvents> {
@@ -97,17 +95,17 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       if (fresh.length === 0) return;
       t.addresses = [...fresh, ...t.addresses].slice(0, 16);
       // New addresses deserve an attempt now rather than at the end of a long backoff.
-      if (!this.links.has(peerId) && !t.dialing) this.schedule(peerId, 0);
+      if (!this.hasDirect(peerId) && !t.dialing) this.schedule(peerId, 0);
       return;
     }
     this.targets.set(peerId, { addresses: addresses.slice(0, 16), attempt: 0, timer: null, dialing: false });
-    if (!this.links.has(peerId)) this.schedule(peerId, 0);
+    if (!this.hasDirect(peerId)) this.schedule(peerId, 0);
   }
 
   /** Dial now, forgetting the backoff (the user pressed "retry"). */
   redialNow(peerId: PeerId): void {
     const t = this.targets.get(peerId);
-    if (!t || this.links.has(peerId)) return;
+    if (!t || this.hasDirect(peerId)) return;
     t.attempt = 0;
     if (!t.dialing) this.schedule(peerId, 0);
   }
@@ -131,7 +129,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
 
   private async dialTarget(peerId: PeerId): Promise<void> {
     const t = this.targets.get(peerId);
-    if (!t || t.dialing || this.stopped || this.links.has(peerId)) return;
+    if (!t || t.dialing || this.stopped || this.hasDirect(peerId)) return;
     t.dialing = true;
     try {
       // All addresses in parallel: the first verified connection wins.
@@ -154,7 +152,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       void Promise.allSettled(attempts).then((all) => {
         for (const r of all) if (r.status === 'fulfilled' && r.value !== socket) r.value.destroy();
       });
-      if (this.stopped || this.links.has(peerId)) {
+      if (this.stopped || this.hasDirect(peerId)) {
         socket.destroy();
         return;
       }
@@ -163,7 +161,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       // Unreachable right now; the backoff decides when to look again.
     } finally {
       t.dialing = false;
-      if (!this.links.has(peerId) && !this.stopped) this.schedule(peerId, this.backoff(t.attempt++));
+      if (!this.hasDirect(peerId) && !this.stopped) this.schedule(peerId, this.backoff(t.attempt++));
     }
   }
 
@@ -173,6 +171,26 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       link.once('up', () => resolve());
       link.once('close', () => resolve());
     });
+  }
+
+  /** True when the peer has a live link that does not go through a relay. */
+  private hasDirect(peerId: PeerId): boolean {
+    const link = this.links.get(peerId);
+    return link !== undefined && !link.closed && link.kind === 'direct';
+  }
+
+  /**
+   * Adopts a TLS socket that runs inside a relay tunnel and whose peer already proved `peerId`
+   * in the handshake (main/core/relay/tunnel.ts). `direction` is 'out' for the side that asked
+   * the relay for the tunnel (TLS client), 'in' for the other, so the duplicate rule works as
+   * for direct links.
+   */
+  adoptRelayed(socket: tls.TLSSocket, peerId: PeerId, direction: 'in' | 'out'): Link | null {
+    if (this.stopped || peerId === this.opts.identity.id) {
+      socket.destroy();
+      return null;
+    }
+    return this.adopt(socket, peerId, direction, 'relay');
   }
 
   private adopt(socket: tls.TLSSocket, peerId: PeerId, direction: 'in' | 'out', kind: 'direct' | 'relay' = 'direct'): Link {
@@ -205,8 +223,11 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       const self = this.opts.identity.id;
       const dialer = (l: Link) => (l.direction === 'out' ? self : l.peerId);
       const preferred = self < link.peerId ? self : link.peerId;
-      // Same dialer on both: the older one is a stale connection the peer already replaced.
-      const keepNew = dialer(existing) === dialer(link) || dialer(link) === preferred;
+      // A direct link beats a relayed one whichever came first; both sides see both kinds, so
+      // they agree. Between equals: same dialer on both means the older one is a stale
+      // connection the peer already replaced.
+      const keepNew =
+        existing.kind !== link.kind ? link.kind === 'direct' : dialer(existing) === dialer(link) || dialer(link) === preferred;
       if (!keepNew) {
         link.close('duplicate');
         return;
@@ -217,14 +238,15 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
     }
     this.links.set(link.peerId, link);
     const t = this.targets.get(link.peerId);
-    if (t) {
+    // A relayed link leaves the direct redial running: a direct path may come back.
+    if (t && link.kind === 'direct') {
       t.attempt = 0;
       if (t.timer) clearTimeout(t.timer);
       t.timer = null;
     }
     link.on('frame', (frame) => this.emit('frame', link, frame));
     link.on('drain', () => this.emit('drain', link));
-    this.opts.log.info({ peer: link.peerId.slice(0, 7), dir: link.direction, remote: link.remoteAddress }, 'link up');
+    this.opts.log.info({ peer: link.peerId.slice(0, 7), dir: link.direction, kind: link.kind, remote: link.remoteAddress }, 'link up');
     this.emit('up', link, hello);
   }
 

@@ -7,6 +7,7 @@ import type { PeerId } from '../../contract/contract.ts';
 import type { Logger } from '../log.ts';
 import { FrameDecoder, ProtocolError, encodeFrame } from '../protocol/codec.ts';
 import { CAPABILITIES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type Frame, type FrameOf } from '../protocol/frames.ts';
+import { formatAddress } from './address.ts';
 import type { Timing } from './timing.ts';
 
 export type Direction = 'in' | 'out';
@@ -35,6 +36,7 @@ export class Link extends EventEmitter<LinkEvents> {
   readonly peerId: PeerId;
   readonly direction: Direction;
   readonly kind: 'direct' | 'relay';
+  readonly remoteHost: string;
   readonly remoteAddress: string;
   version = 0;
   caps = new Set<string>();
@@ -67,7 +69,8 @@ export class Link extends EventEmitter<LinkEvents> {
     this.direction = opts.direction;
     this.kind = opts.kind ?? 'direct';
     this.timing = opts.timing;
-    this.remoteAddress = `${opts.socket.remoteAddress}:${opts.socket.remotePort}`;
+    this.remoteHost = opts.socket.remoteAddress ?? '';
+    this.remoteAddress = formatAddress(this.remoteHost, opts.socket.remotePort ?? 0);
     this.log = opts.log.child({ link: this.number, peer: opts.peerId.slice(0, 7), dir: opts.direction });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -14,6 +14,12 @@ import type { MessageRow, Store } from '../store/store.ts';
 
 /** Messages in flight on one link before we wait for acks (bounds memory and socket buffers). */
 const WINDOW = 1024;
+/**
+ * Largest forward jump of a conversation's Lamport clock we accept from a peer. Honest peers
+ * move it by one per message; a hostile one could otherwise push it to 2^53 and wedge the
+ * conversation for good.
+ */
+const MAX_LAMPORT_JUMP = 1_000_000;
 
 interface LinkState {
   link: Link;
@@ -35,7 +41,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   private acked: Array<{ link: Link; ids: string[] }> = [];
   private flushScheduled = false;
   private overdueTimer: NodeJS.Timeout;
-  private readonly notifiedOverdue = new Set<string>();
+  /** Start of the next overdue sweep's window (enqueue time). */
+  private overdueSwept = 0;
   private readonly store: Store;
   private readonly links: LinkManager;
   private readonly selfId: PeerId;
@@ -84,7 +91,6 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (!row) return undefined;
     const conv = this.store.getConversation(row.convId);
     if (conv && row.author === this.selfId && (row.state === 'pending' || row.state === 'sent')) {
-      this.notifiedOverdue.delete(id);
       this.links.redialNow(conv.peerId);
       this.pump(conv.peerId);
     }
@@ -172,6 +178,12 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     if (frame.author !== link.peerId || frame.conv !== expectedConv) {
       // Not acked, not stored: the sender learns it was refused instead of retrying forever.
       this.log.warn({ peer: link.peerId.slice(0, 7), msg: frame.id }, 'message with foreign author or conversation');
+      link.send({ t: 'nack', id: frame.id, code: 'invalid' });
+      return;
+    }
+    const conv = this.store.getConversation(expectedConv);
+    if (frame.lamport > (conv?.lamport ?? 0) + MAX_LAMPORT_JUMP) {
+      this.log.warn({ peer: link.peerId.slice(0, 7), msg: frame.id }, 'message with an implausible Lamport clock');
       link.send({ t: 'nack', id: frame.id, code: 'invalid' });
       return;
     }
@@ -286,13 +298,13 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   // ---- presentation --------------------------------------------------------------------
 
+  /** Announces messages that crossed the delivery deadline since the previous sweep. */
   private checkOverdue(): void {
     const cutoff = Date.now() - this.timing.deliveryDeadlineMs;
-    for (const row of this.store.overdue(cutoff, 200)) {
-      if (this.notifiedOverdue.has(row.id)) continue;
-      this.notifiedOverdue.add(row.id);
-      this.emit('message', this.toInfo(row));
-    }
+    const rows = this.store.overdue(this.overdueSwept, cutoff, 2000);
+    for (const row of rows) this.emit('message', this.toInfo(row));
+    // A full page resumes from its last enqueue time next sweep (a repeated event is harmless).
+    this.overdueSwept = rows.length === 2000 ? rows.at(-1)!.createdAt : cutoff;
   }
 
   toInfo(row: MessageRow, stateOverride?: MessageState): MessageInfo {

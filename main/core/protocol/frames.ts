@@ -28,6 +28,8 @@ export const HelloFrame = z.object({
   caps: z.array(z.string().max(64)).max(64),
   /** Random per process start: tells a restart from a reconnect. */
   instance: z.string().min(8).max(64),
+  /** The sender's listening port, so the receiver of an incoming link can dial back later. */
+  port: z.number().int().min(1).max(65535).optional(),
 });
 
 export const PingFrame = z.object({ t: z.literal('ping'), n: u53 });

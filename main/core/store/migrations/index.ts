@@ -1,0 +1,7 @@
+import { initial } from './0001-initial.ts';
+import type { Migration } from './migration.ts';
+
+export type { Migration };
+
+/** Every migration, in order; the last version is the schema this build writes. */
+export const migrations: readonly Migration[] = [initial];

@@ -1,0 +1,65 @@
+// Row shapes the store hands out, and the SQL fragments that produce them directly (aliased
+// columns, so no per-row mapping on hot paths).
+import type { MessageState, PeerId, Presence } from '../../contract/contract.ts';
+
+export interface PeerRow {
+  id: PeerId;
+  name: string;
+  presence: Presence;
+  statusText: string;
+  addresses: string[];
+  lastSeen: number | null;
+  firstSeen: number;
+}
+
+export interface ConversationRow {
+  id: string;
+  kind: 'direct';
+  peerId: PeerId;
+  title: string;
+  createdAt: number;
+  /** Highest lamport seen in the conversation. */
+  lamport: number;
+  /** Last seq I used in the conversation. */
+  mySeq: number;
+  /** My read marker: the last message of the peer's that I have read. */
+  readUpTo: string | null;
+  /** The peer's read marker for my messages. */
+  peerReadUpTo: string | null;
+}
+
+export interface MessageRow {
+  rowid: number;
+  id: string;
+  convId: string;
+  author: PeerId;
+  seq: number;
+  lamport: number;
+  /** Author's wall clock: for display only, never for ordering. */
+  ts: number;
+  text: string;
+  state: MessageState;
+  /** When this store wrote the row (local clock). */
+  createdAt: number;
+}
+
+/** A message's place in conversation order. */
+export interface OrderKey {
+  lamport: number;
+  author: string;
+  seq: number;
+  id: string;
+}
+
+/** Conversation order as a row value, for comparisons that the messages_order index serves. */
+export const ORDER = '(lamport, author, seq, id)';
+export const ORDER_DESC = 'lamport DESC, author DESC, seq DESC, id DESC';
+
+/** MessageRow columns; `table` qualifies them for joins (RETURNING takes them bare). */
+export function messageColumns(table?: string): string {
+  const p = table ? `${table}.` : '';
+  return `${p}rowid AS rowid, ${p}id AS id, ${p}conv_id AS convId, ${p}author AS author, ${p}seq AS seq, ${p}lamport AS lamport, ${p}ts AS ts, ${p}text AS text, ${p}state AS state, ${p}created_at AS createdAt`;
+}
+
+export const CONVERSATION_COLUMNS =
+  'id, kind, peer_id AS peerId, title, created_at AS createdAt, lamport, my_seq AS mySeq, read_upto AS readUpTo, peer_read_upto AS peerReadUpTo';

@@ -1,0 +1,161 @@
+// The local history store: one SQLite file per node. Synchronous by design (better-sqlite3):
+// a call returns after its transaction committed durably, which is when the messenger may
+// ack or report a message as stored.
+import type Database from 'better-sqlite3';
+import type { PeerId } from '../../contract/contract.ts';
+import { ConversationsRepo, directConversationId } from './conversations-repo.ts';
+import { openDatabase } from './db.ts';
+import { MessagesRepo, type IncomingOutcome, type MsgFrameLike, type OutboxRow, type OutgoingMessage } from './messages-repo.ts';
+import { PeersRepo, type PeerUpdate } from './peers-repo.ts';
+import type { ConversationRow, MessageRow, PeerRow } from './rows.ts';
+import { MessageSearch, type SearchResult } from './search.ts';
+
+export { StoreError, type StoreErrorCode } from './db.ts';
+export type { ConversationRow, IncomingOutcome, MessageRow, MsgFrameLike, OutboxRow, OutgoingMessage, PeerRow, PeerUpdate, SearchResult };
+
+export type ConversationSummary = ConversationRow & { unread: number; last: MessageRow | null };
+
+/** Opens (or creates) the store at `file`; throws StoreError for a damaged, foreign or too-new file. */
+export function openStore(file: string): Store {
+  return new Store(openDatabase(file));
+}
+
+export class Store {
+  private readonly db: Database.Database;
+  private readonly peers: PeersRepo;
+  private readonly messages: MessagesRepo;
+  private readonly conversations: ConversationsRepo;
+  private readonly fts: MessageSearch;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    this.peers = new PeersRepo(db);
+    this.messages = new MessagesRepo(db);
+    this.conversations = new ConversationsRepo(db, this.messages);
+    this.fts = new MessageSearch(db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- settings and peers --------------------------------------------------------------
+
+  getMeta(key: string): string | undefined {
+    return this.peers.getMeta(key);
+  }
+
+  setMeta(key: string, value: string): void {
+    this.peers.setMeta(key, value);
+  }
+
+  /** Fields not given keep their stored value; `addresses` replaces the list. */
+  upsertPeer(p: PeerUpdate): PeerRow {
+    return this.peers.upsertPeer(p);
+  }
+
+  getPeer(id: PeerId): PeerRow | undefined {
+    return this.peers.getPeer(id);
+  }
+
+  listPeers(): PeerRow[] {
+    return this.peers.listPeers();
+  }
+
+  // ---- conversations -------------------------------------------------------------------
+
+  /** The same on both sides. */
+  directConversationId(a: PeerId, b: PeerId): string {
+    return directConversationId(a, b);
+  }
+
+  ensureDirectConversation(selfId: PeerId, peerId: PeerId): ConversationRow {
+    return this.conversations.ensureDirectConversation(selfId, peerId, this.peers.getPeer(peerId)?.name);
+  }
+
+  getConversation(id: string): ConversationRow | undefined {
+    return this.conversations.getConversation(id);
+  }
+
+  /** Most recent activity (highest lamport) first. */
+  listConversations(selfId: PeerId): ConversationSummary[] {
+    return this.conversations.listConversations().map((c) => ({
+      ...c,
+      unread: this.conversations.unreadCount(c.id, selfId),
+      last: this.messages.last(c.id),
+    }));
+  }
+
+  // ---- messages ------------------------------------------------------------------------
+
+  /** One transaction: allocates seq and lamport, stores as 'pending', enqueues. Rows in batch order. */
+  insertOutgoing(batch: OutgoingMessage[]): MessageRow[] {
+    return this.messages.insertOutgoing(batch);
+  }
+
+  /** One transaction. The conversations must exist. */
+  insertIncoming(batch: MsgFrameLike[]): IncomingOutcome[] {
+    return this.messages.insertIncoming(batch);
+  }
+
+  getMessage(id: string): MessageRow | undefined {
+    return this.messages.getMessage(id);
+  }
+
+  markSent(ids: string[]): MessageRow[] {
+    return this.messages.markSent(ids);
+  }
+
+  markDelivered(ids: string[]): MessageRow[] {
+    return this.messages.markDelivered(ids);
+  }
+
+  markRejected(id: string): MessageRow | undefined {
+    return this.messages.markRejected(id);
+  }
+
+  cancel(id: string): MessageRow | undefined {
+    return this.messages.cancel(id);
+  }
+
+  outbox(peerId: PeerId, afterRowid: number, limit: number): OutboxRow[] {
+    return this.messages.outbox(peerId, afterRowid, limit);
+  }
+
+  outboxCount(peerId?: PeerId): number {
+    return this.messages.outboxCount(peerId);
+  }
+
+  outboxPeers(): PeerId[] {
+    return this.messages.outboxPeers();
+  }
+
+  /** My messages still in the outbox that were enqueued before `cutoff` (ms), oldest first. */
+  /** Outbox entries enqueued in [from, cutoff): those that crossed the delivery deadline since the last look. */
+  overdue(from: number, cutoff: number, limit: number): MessageRow[] {
+    return this.messages.overdue(from, cutoff, limit);
+  }
+
+  /** Oldest first; the `limit` messages just before `before`, or the newest ones. */
+  history(convId: string, opts: { before?: string | undefined; limit: number }): MessageRow[] {
+    return this.messages.history(convId, opts);
+  }
+
+  search(query: string, limit: number): SearchResult[] {
+    return this.fts.search(query, limit);
+  }
+
+  // ---- read markers --------------------------------------------------------------------
+
+  markReadUpTo(convId: string, messageId: string, selfId: PeerId): { changed: boolean; unread: number } {
+    return this.conversations.markReadUpTo(convId, messageId, selfId);
+  }
+
+  unreadCount(convId: string, selfId: PeerId): number {
+    return this.conversations.unreadCount(convId, selfId);
+  }
+
+  applyPeerRead(convId: string, upTo: string, selfId: PeerId): MessageRow[] {
+    return this.conversations.applyPeerRead(convId, upTo, selfId);
+  }
+}
