@@ -241,6 +241,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     }
     if (mdns) {
       for (const inst of mdns.instances) if (inst.error) hints.push(`mDNS on ${inst.iface}: ${inst.error}`);
+      if (mdns.dropped.excessive > 0) hints.push(`${mdns.dropped.excessive} mDNS responses dropped for carrying absurdly many records: a device is sending hostile DNS`);
     }
     const via = (s: DiscoverySource) => peers.filter((p) => p.sources.includes(s)).length;
     if (settled && beacon && mdns && via('mdns') > 0 && via('beacon') === 0) {

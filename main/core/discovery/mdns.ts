@@ -54,7 +54,8 @@ export interface MdnsStats {
   responsesSent: number;
   responsesReceived: number;
   accepted: number;
-  dropped: { own: number; badService: number; limit: number; malformed: number };
+  /** `excessive`: packets with more records than any honest responder sends (see #admit). */
+  dropped: { own: number; badService: number; limit: number; malformed: number; excessive: number };
   /** Most recent first. */
   lastBySource: { address: string; id: PeerId; at: number }[];
 }
@@ -67,6 +68,7 @@ export interface MdnsEvents {
 /** The parts of multicast-dns that we use (bonjour-service types it as any). */
 interface MdnsSocket {
   respond: (...args: unknown[]) => void;
+  emit: (event: string | symbol, ...args: unknown[]) => boolean;
   on(event: 'response', fn: (packet: DnsPacket, rinfo: { address: string }) => void): void;
   on(event: 'query', fn: (packet: DnsPacket, rinfo: { address: string }) => void): void;
   on(event: 'error' | 'warning', fn: (err: Error) => void): void;
@@ -82,6 +84,7 @@ interface DnsRecord {
 interface DnsPacket {
   questions?: DnsRecord[];
   answers?: DnsRecord[];
+  authorities?: DnsRecord[];
   additionals?: DnsRecord[];
 }
 
@@ -104,6 +107,10 @@ interface KnownService {
 }
 
 const MAX_LAST_BY_SOURCE = 64;
+// An mDNS packet is at most 9000 bytes (RFC 6762 §17); honest responses carry a few dozen
+// records. 32 services of ours in one response matches the directory's IDs-per-source cap.
+const MAX_RESPONSE_RECORDS = 256;
+const MAX_SERVICES_PER_RESPONSE = 32;
 
 export class MdnsService extends EventEmitter<MdnsEvents> {
   readonly #log: LoggerLike;
@@ -113,6 +120,7 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
   #self: SelfAnnouncement;
   #ifaces: ChosenInterface[];
   #instances: Instance[] = [];
+  /** Keyed by knownKey(fqdn, announcer address). */
   #known = new Map<string, KnownService>();
   #lastForeignQuery = new Map<string, number>();
   #localAddresses = new Set<string>();
@@ -134,7 +142,7 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
       responsesSent: 0,
       responsesReceived: 0,
       accepted: 0,
-      dropped: { own: 0, badService: 0, limit: 0, malformed: 0 },
+      dropped: { own: 0, badService: 0, limit: 0, malformed: 0, excessive: 0 },
       lastBySource: [],
     };
   }
@@ -223,6 +231,13 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
     mdns.respond = (...args: unknown[]) => {
       this.#stats.responsesSent++;
       respond(...args);
+    };
+    // The gate sits in front of every listener, bonjour-service's included (emit is looked up
+    // on the instance, like respond above).
+    const emit = mdns.emit.bind(mdns);
+    mdns.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      if ((event === 'query' || event === 'response') && !this.#admit(event, args[0] as DnsPacket)) return false;
+      return emit(event, ...args);
     };
     mdns.on('error', fail);
     mdns.on('warning', () => {
@@ -342,6 +357,35 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
 
   // ---- receiving -----------------------------------------------------------------------
 
+  /**
+   * bonjour-service's browser compares every PTR of a response with every record (one 9 kB
+   * packet of PTRs took ~60 ms, a 64 kB datagram seconds: a few packets a second froze the
+   * node), and its responder answers each matching question separately (one 9 kB query of
+   * repeated questions, 1,400 multicast answers). Such packets are dropped or trimmed here.
+   */
+  #admit(event: 'query' | 'response', packet: DnsPacket): boolean {
+    if (event === 'query') {
+      const questions = packet.questions ?? [];
+      if (questions.length > 1) {
+        const seen = new Set<string>();
+        packet.questions = questions.filter((q) => {
+          const key = `${q.type}|${String(q.name).toLowerCase()}`;
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        });
+      }
+      return true;
+    }
+    const records = [...(packet.answers ?? []), ...(packet.authorities ?? []), ...(packet.additionals ?? [])];
+    const services = records.filter((rr) => rr.type === 'PTR' && typeof rr.name === 'string' && rr.name.toLowerCase() === TYPE_NAME).length;
+    if (records.length > MAX_RESPONSE_RECORDS || services > MAX_SERVICES_PER_RESPONSE) {
+      this.#stats.dropped.excessive++;
+      return false;
+    }
+    return true;
+  }
+
   #onQuery(packet: DnsPacket, address: string): void {
     const from = unmapIpv4(address);
     if (this.#localAddresses.has(normalizeAddress(from))) return;
@@ -353,30 +397,35 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
 
   #onService(s: Service): void {
     const from = s.referer?.address ? unmapIpv4(s.referer.address) : null;
-    if (!from) return;
-    const txt = TxtSchema.safeParse(s.txt ? { ...s.txt } : {});
-    const port = Number(s.port);
-    if (!txt.success || !Number.isInteger(port) || port < 1 || port > 65535 || typeof s.name !== 'string') {
-      this.#stats.dropped.badService++;
-      return;
-    }
-    if (txt.data.id === this.#self.id) {
-      this.#stats.dropped.own++;
-      return;
-    }
-    const fqdn = typeof s.fqdn === 'string' ? s.fqdn.toLowerCase() : '';
-    if (!fqdn) return;
-    const known: KnownService = {
-      id: txt.data.id,
-      port,
-      host: typeof s.host === 'string' ? s.host.toLowerCase() : '',
-      name: displayNameFromInstance(s.name, txt.data.id),
-      lastMentioned: Date.now(),
-    };
-    if (!this.#remember(fqdn, known)) return;
+    if (!from || typeof s.fqdn !== 'string') return;
+    const known = this.#validate(s.name, s.port, s.host, s.txt ? { ...s.txt } : {});
+    if (!known || !this.#remember(knownKey(s.fqdn, from), known)) return;
     this.#emitSighting(known, from, Array.isArray(s.addresses) ? s.addresses : []);
   }
 
+  /** A service as announced, or null (counted) when it is not a valid Parley service of someone else. */
+  #validate(name: unknown, portValue: unknown, host: unknown, txtValue: Record<string, unknown>): KnownService | null {
+    const txt = TxtSchema.safeParse(txtValue);
+    const port = Number(portValue);
+    if (!txt.success || !Number.isInteger(port) || port < 1 || port > 65535 || typeof name !== 'string') {
+      this.#stats.dropped.badService++;
+      return null;
+    }
+    if (txt.data.id === this.#self.id) {
+      this.#stats.dropped.own++;
+      return null;
+    }
+    return {
+      id: txt.data.id,
+      port,
+      host: typeof host === 'string' ? host.toLowerCase() : '',
+      name: displayNameFromInstance(name, txt.data.id),
+      lastMentioned: Date.now(),
+    };
+  }
+
+  // Services are remembered per announcer: whoever else answers for the same instance name
+  // (a forger, or a stale cache) must not change the port or ID we heard from the real one.
   #onResponse(packet: DnsPacket, address: string): void {
     this.#stats.responsesReceived++;
     const from = unmapIpv4(address);
@@ -388,18 +437,24 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
       const name = rr.name.toLowerCase();
       let fqdn: string | null = null;
       if (rr.type === 'PTR' && name === TYPE_NAME && typeof rr.data === 'string') fqdn = rr.data.toLowerCase();
-      else if ((rr.type === 'SRV' || rr.type === 'TXT') && this.#known.has(name)) fqdn = name;
-      if (!fqdn || !this.#known.has(fqdn)) continue;
+      else if ((rr.type === 'SRV' || rr.type === 'TXT') && name.endsWith(`.${TYPE_NAME}`)) fqdn = name;
+      if (!fqdn) continue;
       (rr.ttl === 0 ? bye : alive).add(fqdn);
     }
     const now = Date.now();
     for (const fqdn of bye) {
-      const k = this.#known.get(fqdn)!;
-      this.emit('goodbye', { source: 'mdns', id: k.id, from });
+      const k = this.#known.get(knownKey(fqdn, from));
+      if (k) this.emit('goodbye', { source: 'mdns', id: k.id, from });
     }
     for (const fqdn of alive) {
       if (bye.has(fqdn)) continue;
-      const k = this.#known.get(fqdn)!;
+      const key = knownKey(fqdn, from);
+      // This announcer's own SRV and TXT, when the packet has them, say what it claims now;
+      // bonjour's browser reports a second announcer of a name only if its records differ.
+      const fresh = this.#resolve(fqdn, records);
+      if (fresh && !this.#remember(key, fresh)) continue;
+      const k = fresh ?? this.#known.get(key);
+      if (!k) continue;
       k.lastMentioned = now;
       const addrs = records
         .filter((rr) => (rr.type === 'A' || rr.type === 'AAAA') && (rr.ttl ?? 0) > 0 && rr.name?.toLowerCase() === k.host)
@@ -409,8 +464,22 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
     }
   }
 
-  #remember(fqdn: string, known: KnownService): boolean {
-    if (!this.#known.has(fqdn) && this.#known.size >= this.#maxServices) {
+  /** The service from one packet's SRV and TXT for `fqdn`, as bonjour's browser would build it. */
+  #resolve(fqdn: string, records: DnsRecord[]): KnownService | null {
+    let srv: DnsRecord | undefined;
+    let txt: DnsRecord | undefined;
+    for (const rr of records) {
+      if ((rr.ttl ?? 0) <= 0 || typeof rr.name !== 'string' || rr.name.toLowerCase() !== fqdn) continue;
+      if (rr.type === 'SRV') srv = rr;
+      else if (rr.type === 'TXT') txt = rr;
+    }
+    if (!srv || !txt || typeof srv.data !== 'object' || srv.data === null) return null;
+    const data = srv.data as { port?: unknown; target?: unknown };
+    return this.#validate(srv.name.split('.')[0], data.port, data.target, decodeTxt(txt.data));
+  }
+
+  #remember(key: string, known: KnownService): boolean {
+    if (!this.#known.has(key) && this.#known.size >= this.#maxServices) {
       const cutoff = Date.now() - 10 * 60_000;
       for (const [k, v] of this.#known) if (v.lastMentioned < cutoff) this.#known.delete(k);
       if (this.#known.size >= this.#maxServices) {
@@ -418,7 +487,7 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
         return false;
       }
     }
-    this.#known.set(fqdn, known);
+    this.#known.set(key, known);
     return true;
   }
 
@@ -439,6 +508,23 @@ export class MdnsService extends EventEmitter<MdnsEvents> {
       hints: { name: k.name },
     });
   }
+}
+
+function knownKey(fqdn: string, from: string): string {
+  return `${fqdn.toLowerCase()}\u0000${normalizeAddress(from)}`;
+}
+
+/** TXT strings as bonjour-service decodes them: 'key=value', the last of a repeated key wins. */
+function decodeTxt(data: unknown): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  if (!Array.isArray(data)) return out;
+  for (const item of data) {
+    if (!Buffer.isBuffer(item) || item.length <= 1) continue;
+    const text = item.toString();
+    const eq = text.indexOf('=');
+    if (eq > 0 && eq < text.length - 1) out[text.slice(0, eq)] = text.slice(eq + 1);
+  }
+  return out;
 }
 
 /** '<display name>-<short id>', within DNS's 63-byte label limit and without dots. */
