@@ -1,0 +1,24 @@
+// Desktop notifications for messages that arrive while the window is not focused. Each
+// message notifies once (state changes re-send message events).
+import type { MessageInfo, PeerId } from '../contract/contract.ts';
+
+export interface NotifierDeps {
+  isFocused(): boolean;
+  peerName(id: PeerId): string;
+  show(n: { title: string; body: string; convId: string }): void;
+}
+
+const REMEMBER = 500;
+const BODY_MAX = 160;
+
+export function createNotifier(deps: NotifierDeps): (m: MessageInfo) => void {
+  const seen = new Set<string>();
+  return (m) => {
+    if (m.mine || seen.has(m.id)) return;
+    seen.add(m.id);
+    if (seen.size > REMEMBER) seen.delete(seen.values().next().value!);
+    if (deps.isFocused()) return;
+    const body = m.text.length > BODY_MAX ? `${m.text.slice(0, BODY_MAX - 1)}…` : m.text;
+    deps.show({ title: deps.peerName(m.author), body, convId: m.convId });
+  };
+}

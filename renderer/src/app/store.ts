@@ -1,0 +1,391 @@
+// The renderer's state: what the core told us, plus what is on screen. One mutable object
+// with a version counter, read through useSyncExternalStore; arrays inside are replaced, never
+// mutated, so memoised views can compare by identity.
+import { LIMITS, type ConversationInfo, type MessageInfo, type PeerId, type PeerInfo, type SelfInfo } from '../../../main/contract/contract.ts';
+import type { ConnectionState, Transport } from '../transport/transport.ts';
+import { cleanPeer, cleanSelf } from './labels.ts';
+import { compareMessages, prependPage, upsertMessage } from './order.ts';
+import { loadDrafts, saveDrafts } from './prefs.ts';
+
+export interface ConvView {
+  info: ConversationInfo;
+  /** Oldest first; null until the conversation was opened. */
+  messages: MessageInfo[] | null;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  /** The first message under the "new messages" line, fixed when the conversation opens. */
+  firstUnreadId: string | null;
+}
+
+export interface Notice {
+  id: number;
+  text: string;
+}
+
+export interface FocusTarget {
+  convId: string;
+  messageId: string;
+  nonce: number;
+}
+
+const PAGE = 200;
+
+export class AppStore {
+  version = 0;
+  self: SelfInfo | null = null;
+  needsName = false;
+  connection: ConnectionState = 'connecting';
+  readonly peers = new Map<PeerId, PeerInfo>();
+  readonly convs = new Map<string, ConvView>();
+  selectedPeerId: PeerId | null = null;
+  /** Set by the message list: new incoming messages count as read only when this is true. */
+  atBottom = true;
+  focus: FocusTarget | null = null;
+  notices: Notice[] = [];
+  readonly drafts = loadDrafts();
+  /** Incoming messages that arrived while the person was scrolled up, per conversation. */
+  readonly arrivedBelow = new Map<string, number>();
+
+  private readonly transport: Transport;
+  private readonly listeners = new Set<() => void>();
+  private notifyScheduled = false;
+  private nextNotice = 1;
+  private nonce = 0;
+  private draftTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(transport: Transport) {
+    this.transport = transport;
+  }
+
+  get api(): Transport {
+    return this.transport;
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  };
+
+  getVersion = (): number => this.version;
+
+  private changed(): void {
+    this.version++;
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  async start(): Promise<void> {
+    this.transport.on('message', (m) => this.onMessage(m));
+    this.transport.on('peer', (p) => {
+      this.peers.set(p.id, cleanPeer(p));
+      this.changed();
+    });
+    this.transport.on('self', (s) => {
+      this.self = cleanSelf(s);
+      this.changed();
+    });
+    // Drafts are saved lazily; don't lose the last keystrokes to a reload or quit.
+    window.addEventListener('pagehide', () => saveDrafts(this.drafts));
+    const recheck = () => void this.markRead();
+    window.addEventListener('focus', recheck);
+    document.addEventListener('visibilitychange', recheck);
+    let wasOpen = false;
+    this.transport.onState((s) => {
+      this.connection = s;
+      this.changed();
+      if (s === 'open' && !wasOpen && this.self) void this.resync();
+      wasOpen = s === 'open';
+    });
+    const hello = await this.transport.hello();
+    this.self = cleanSelf(hello.self);
+    this.needsName = hello.needsName;
+    await this.resync();
+  }
+
+  /** Reloads everything the core knows (first start and after a reconnect). */
+  async resync(): Promise<void> {
+    const [self, peers, convs] = await Promise.all([
+      this.transport.call('getSelf', {}),
+      this.transport.call('listPeers', {}),
+      this.transport.call('listConversations', {}),
+    ]);
+    this.self = cleanSelf(self);
+    this.peers.clear();
+    for (const p of peers) this.peers.set(p.id, cleanPeer(p));
+    for (const c of convs) {
+      const existing = this.convs.get(c.id);
+      if (existing) existing.info = c;
+      else this.convs.set(c.id, { info: c, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null });
+    }
+    this.changed();
+    const selected = this.selectedConv();
+    if (selected) {
+      // Missed events while disconnected: reload the open conversation from its newest page.
+      selected.messages = null;
+      await this.loadNewest(selected);
+    }
+  }
+
+  notify(text: string): void {
+    const id = this.nextNotice++;
+    this.notices = [...this.notices, { id, text }].slice(-3);
+    this.changed();
+    setTimeout(() => this.dismiss(id), 8000);
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+    this.changed();
+  }
+
+  convForPeer(peerId: PeerId): ConvView | undefined {
+    for (const c of this.convs.values()) if (c.info.peerId === peerId) return c;
+    return undefined;
+  }
+
+  selectedConv(): ConvView | undefined {
+    return this.selectedPeerId ? this.convForPeer(this.selectedPeerId) : undefined;
+  }
+
+  async select(peerId: PeerId): Promise<void> {
+    if (this.selectedPeerId === peerId && this.selectedConv()?.messages) return;
+    this.selectedPeerId = peerId;
+    this.atBottom = true;
+    this.changed();
+    let conv = this.convForPeer(peerId);
+    if (!conv) {
+      const info = await this.transport.call('openConversation', { peerId });
+      conv = this.convs.get(info.id) ?? { info, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null };
+      this.convs.set(info.id, conv);
+    }
+    this.arrivedBelow.delete(conv.info.id);
+    if (!conv.messages) await this.loadNewest(conv);
+    else {
+      conv.firstUnreadId = firstUnread(conv.messages, conv.info.unread);
+      this.changed();
+    }
+    await this.markRead(conv);
+  }
+
+  private async loadNewest(conv: ConvView): Promise<void> {
+    const limit = Math.min(LIMITS.historyPage, Math.max(PAGE, conv.info.unread + 20));
+    const page = await this.transport.call('history', { convId: conv.info.id, limit });
+    // Events may have arrived while the page was in flight: merge rather than overwrite.
+    let list = page;
+    for (const m of conv.messages ?? []) list = upsertMessage(list, m);
+    conv.messages = list;
+    conv.hasOlder = page.length === limit;
+    conv.firstUnreadId = firstUnread(list, conv.info.unread);
+    this.changed();
+  }
+
+  async loadOlder(convId: string): Promise<number> {
+    const conv = this.convs.get(convId);
+    if (!conv?.messages || !conv.hasOlder || conv.loadingOlder) return 0;
+    const oldest = conv.messages[0];
+    if (!oldest) return 0;
+    conv.loadingOlder = true;
+    this.changed();
+    try {
+      const page = await this.transport.call('history', { convId, before: oldest.id, limit: LIMITS.historyPage });
+      const before = conv.messages.length;
+      conv.messages = prependPage(page, conv.messages);
+      conv.hasOlder = page.length === LIMITS.historyPage;
+      return conv.messages.length - before;
+    } finally {
+      conv.loadingOlder = false;
+      this.changed();
+    }
+  }
+
+  private markingRead = false;
+  private markAgain = false;
+
+  /**
+   * Marks the open conversation read when the person can see its end. A burst of incoming
+   * messages makes one call in flight plus at most one more, not one per message.
+   */
+  async markRead(conv: ConvView | undefined = this.selectedConv()): Promise<void> {
+    if (!conv?.messages || !this.atBottom || !isVisible()) return;
+    if (conv.info.peerId !== this.selectedPeerId || conv.info.unread === 0) return;
+    if (this.markingRead) {
+      this.markAgain = true;
+      return;
+    }
+    const lastIncoming = findLast(conv.messages, (m) => !m.mine);
+    if (!lastIncoming) return;
+    this.markingRead = true;
+    try {
+      const { unread } = await this.transport.call('markRead', { convId: conv.info.id, upTo: lastIncoming.id });
+      // Messages that arrived during the call are counted on top of what the core reported.
+      conv.info = { ...conv.info, unread: unread + incomingAfter(conv.messages ?? [], lastIncoming.id) };
+      this.changed();
+    } catch {
+      // Tried again on the next message, scroll or focus.
+    } finally {
+      this.markingRead = false;
+    }
+    if (this.markAgain) {
+      this.markAgain = false;
+      await this.markRead();
+    }
+  }
+
+  setAtBottom(atBottom: boolean): void {
+    if (this.atBottom === atBottom) return;
+    this.atBottom = atBottom;
+    const conv = this.selectedConv();
+    if (atBottom && conv) {
+      this.arrivedBelow.delete(conv.info.id);
+      void this.markRead(conv);
+    }
+    this.changed();
+  }
+
+  private onMessage(m: MessageInfo): void {
+    const conv = this.convs.get(m.convId);
+    if (!conv) {
+      // A conversation started by the other side: fetch its summary.
+      void this.transport.call('listConversations', {}).then((all) => {
+        for (const c of all) if (!this.convs.has(c.id)) this.convs.set(c.id, { info: c, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null });
+        this.changed();
+      });
+      return;
+    }
+    const last = conv.info.lastMessage;
+    const isNewest = !last || last.id === m.id || compareMessages(last, m) <= 0;
+    let info = conv.info;
+    if (isNewest) info = { ...info, lastMessage: m };
+    // Events for received messages fire once, when stored; so each one is new and unread
+    // until markRead says otherwise (the core counts it the same way).
+    const open = conv.info.peerId === this.selectedPeerId && conv.messages !== null;
+    if (!m.mine) {
+      info = { ...info, unread: info.unread + 1 };
+      if (open && !this.atBottom) this.arrivedBelow.set(conv.info.id, (this.arrivedBelow.get(conv.info.id) ?? 0) + 1);
+    }
+    conv.info = info;
+    if (conv.messages) conv.messages = upsertMessage(conv.messages, m);
+    this.changed();
+    if (!m.mine && open) void this.markRead(conv);
+  }
+
+  async send(convId: string, text: string): Promise<boolean> {
+    try {
+      const m = await this.transport.call('send', { convId, text });
+      const conv = this.convs.get(convId);
+      if (conv?.messages) conv.messages = upsertMessage(conv.messages, m);
+      if (conv) conv.info = { ...conv.info, lastMessage: m };
+      this.changed();
+      return true;
+    } catch (err) {
+      this.notify((err as Error).message);
+      return false;
+    }
+  }
+
+  async retry(messageId: string): Promise<void> {
+    try {
+      this.onMessage(await this.transport.call('retry', { messageId }));
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  async cancel(messageId: string): Promise<void> {
+    try {
+      this.onMessage(await this.transport.call('cancel', { messageId }));
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  /**
+   * Opens the message's conversation, loading older pages until it is there. The pages are
+   * gathered first and merged once, so a jump deep into 100,000 messages renders once.
+   */
+  async jumpTo(m: MessageInfo): Promise<void> {
+    const conv = this.convs.get(m.convId);
+    if (!conv) return;
+    await this.select(conv.info.peerId);
+    if (conv.messages && !conv.messages.some((x) => x.id === m.id) && conv.hasOlder && !conv.loadingOlder) {
+      conv.loadingOlder = true;
+      this.changed();
+      try {
+        let oldest = conv.messages[0];
+        const pages: MessageInfo[][] = [];
+        let more: boolean = conv.hasOlder;
+        while (oldest && more) {
+          const page = await this.transport.call('history', { convId: conv.info.id, before: oldest.id, limit: LIMITS.historyPage });
+          pages.unshift(page);
+          more = page.length === LIMITS.historyPage;
+          oldest = page[0];
+          if (page.some((x) => x.id === m.id)) break;
+        }
+        conv.messages = prependPage(pages.flat(), conv.messages ?? []);
+        conv.hasOlder = more;
+      } finally {
+        conv.loadingOlder = false;
+      }
+    }
+    this.focus = { convId: conv.info.id, messageId: m.id, nonce: ++this.nonce };
+    this.changed();
+  }
+
+  setDraft(convId: string, text: string): void {
+    if (text) this.drafts.set(convId, text);
+    else this.drafts.delete(convId);
+    if (this.draftTimer) clearTimeout(this.draftTimer);
+    this.draftTimer = setTimeout(() => saveDrafts(this.drafts), 400);
+  }
+
+  async setProfile(change: { name?: string; presence?: 'online' | 'away' | 'busy'; statusText?: string }): Promise<boolean> {
+    try {
+      this.self = cleanSelf(await this.transport.call('setProfile', change));
+      if (change.name && this.needsName) {
+        this.needsName = false;
+        // The Electron shell flags first run in the URL; a reload must not ask again.
+        if (location.search) history.replaceState(null, '', location.pathname);
+      }
+      this.changed();
+      return true;
+    } catch (err) {
+      this.notify((err as Error).message);
+      return false;
+    }
+  }
+}
+
+function isVisible(): boolean {
+  return document.visibilityState === 'visible' && document.hasFocus();
+}
+
+/** Incoming messages after the one with this ID (all of them if it is not there). */
+function incomingAfter(list: MessageInfo[], id: string): number {
+  let n = 0;
+  for (let i = list.length - 1; i >= 0 && list[i]!.id !== id; i--) if (!list[i]!.mine) n++;
+  return n;
+}
+
+function findLast<T>(list: T[], pred: (x: T) => boolean): T | undefined {
+  for (let i = list.length - 1; i >= 0; i--) if (pred(list[i]!)) return list[i];
+  return undefined;
+}
+
+/**
+ * The oldest of the last `unread` incoming messages, or null when there are more unread
+ * messages than loaded ones: then the line would sit at an arbitrary page boundary, and the
+ * conversation opens at its end instead.
+ */
+export function firstUnread(list: MessageInfo[], unread: number): string | null {
+  if (unread <= 0) return null;
+  let left = unread;
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (list[i]!.mine) continue;
+    if (--left === 0) return list[i]!.id;
+  }
+  return null;
+}

@@ -1,0 +1,195 @@
+// The conversation, virtualised: only the rows on screen (plus overscan) exist in the DOM,
+// so 100,000 messages cost what 30 do. Older pages load when the top comes near; the
+// virtualiser keeps the reader's row in place when they are prepended (anchorTo: 'end')
+// and follows new messages while the reader is at the bottom (followOnAppend).
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { AppStore, ConvView } from '../../app/store.ts';
+import { useI18n } from '../../i18n/i18n.tsx';
+import { Icon } from '../../ui/Dialog.tsx';
+import { MessageBubble } from './MessageBubble.tsx';
+import { buildRows, type Row } from './rows.ts';
+
+const LOAD_OLDER_WITHIN_PX = 800;
+const AT_BOTTOM_PX = 48;
+
+export function MessageList(props: { store: AppStore; conv: ConvView; peerName: string; version: number }) {
+  const { t, lang } = useI18n();
+  const { store, conv } = props;
+  const messages = conv.messages ?? [];
+  const rows = useMemo(() => buildRows(messages, conv.firstUnreadId), [messages, conv.firstUnreadId]);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const innerRef = useRef<HTMLDivElement>(null);
+  // Opening at the new-messages line is not "at the bottom", whatever the first resize says.
+  const atBottomRef = useRef(conv.firstUnreadId === null);
+  const [highlight, setHighlight] = useState<string | null>(null);
+  const [atBottom, setAtBottom] = useState(true);
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: (i) => estimate(rows[i]),
+    getItemKey: (i) => rows[i]?.key ?? i,
+    overscan: 12,
+    paddingStart: 12,
+    paddingEnd: 12,
+    anchorTo: 'end',
+    followOnAppend: true,
+  });
+
+  // First paint: at the new-messages line if there is one, otherwise at the end.
+  useLayoutEffect(() => {
+    const marker = rows.findIndex((r) => r.unreadBefore);
+    if (marker >= 0) virtualizer.scrollToIndex(marker, { align: 'start' });
+    else if (rows.length) virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    // Only on mount (the parent keys this component by conversation).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
+  // My own new message always brings me to the end.
+  const last = messages[messages.length - 1];
+  const lastMineId = last?.mine ? last.id : null;
+  const latestMine = useMemo(() => {
+    for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.mine) return messages[i]!.id;
+    return null;
+  }, [messages]);
+  const seenLastMine = useRef(lastMineId);
+  useEffect(() => {
+    if (lastMineId && lastMineId !== seenLastMine.current && rows.length) virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    seenLastMine.current = lastMineId;
+  }, [lastMineId, rows.length, virtualizer]);
+
+  // Search results jump here.
+  const focus = store.focus;
+  useEffect(() => {
+    if (!focus || focus.convId !== conv.info.id) return;
+    const idx = rows.findIndex((r) => r.m.id === focus.messageId);
+    if (idx < 0) return;
+    virtualizer.scrollToIndex(idx, { align: 'center' });
+    setHighlight(focus.messageId);
+    const timer = setTimeout(() => setHighlight(null), 2500);
+    // Move keyboard focus there once it is rendered.
+    const raf = requestAnimationFrame(() =>
+      requestAnimationFrame(() => scrollRef.current?.querySelector<HTMLElement>(`[data-message-id="${focus.messageId}"] .bubble`)?.focus({ preventScroll: true })),
+    );
+    return () => {
+      clearTimeout(timer);
+      cancelAnimationFrame(raf);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [focus?.nonce]);
+
+  const onScroll = () => {
+    const el = scrollRef.current;
+    if (!el) return;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < AT_BOTTOM_PX;
+    atBottomRef.current = bottom;
+    setAtBottom(bottom);
+    store.setAtBottom(bottom);
+    if (el.scrollTop < LOAD_OLDER_WITHIN_PX && conv.hasOlder && !conv.loadingOlder) void store.loadOlder(conv.info.id);
+  };
+
+  // A reader at the bottom stays there when the last rows grow (a state line, retry and
+  // cancel buttons appear); the virtualiser only follows appended rows by itself.
+  useEffect(() => {
+    const inner = innerRef.current;
+    const el = scrollRef.current;
+    if (!inner || !el) return;
+    const ro = new ResizeObserver(() => {
+      if (atBottomRef.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(inner);
+    return () => ro.disconnect();
+  }, []);
+
+  // A short first page may not fill the view: keep loading until it scrolls.
+  useEffect(() => {
+    const el = scrollRef.current;
+    if (el && conv.hasOlder && !conv.loadingOlder && el.scrollHeight <= el.clientHeight + LOAD_OLDER_WITHIN_PX && messages.length) {
+      void store.loadOlder(conv.info.id);
+    }
+  }, [conv.hasOlder, conv.loadingOlder, conv.info.id, messages.length, store]);
+
+  const timeFormat = useMemo(() => new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' }), [lang]);
+  const fullFormat = useMemo(() => new Intl.DateTimeFormat(lang, { dateStyle: 'full', timeStyle: 'medium' }), [lang]);
+  const dayFormat = useMemo(() => new Intl.DateTimeFormat(lang, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' }), [lang]);
+  const dayLabel = (day: number) => {
+    const today = new Date();
+    today.setHours(0, 0, 0, 0);
+    const yesterday = new Date(today);
+    yesterday.setDate(today.getDate() - 1);
+    if (day === today.getTime()) return t('conv.today');
+    if (day === yesterday.getTime()) return t('conv.yesterday');
+    return dayFormat.format(day);
+  };
+
+  const onRetry = useMemo(() => (id: string) => void store.retry(id), [store]);
+  const onCancel = useMemo(() => (id: string) => void store.cancel(id), [store]);
+  const below = store.arrivedBelow.get(conv.info.id) ?? 0;
+
+  return (
+    <div className="message-list-wrap">
+      <div
+        ref={scrollRef}
+        className="message-list"
+        onScroll={onScroll}
+        role="log"
+        aria-label={t('conv.messages', { name: props.peerName })}
+        aria-busy={conv.loadingOlder}
+        tabIndex={0}
+        data-testid="message-list"
+        data-count={messages.length}
+        data-oldest={messages[0]?.id}
+      >
+        {messages.length === 0 ? <p className="conv-empty">{t('conv.noMessages')}</p> : null}
+        <div className="message-list-inner" ref={innerRef} style={{ height: virtualizer.getTotalSize() }}>
+          {virtualizer.getVirtualItems().map((vi) => {
+            const row = rows[vi.index];
+            if (!row) return null;
+            return (
+              <div key={vi.key} data-index={vi.index} ref={virtualizer.measureElement} className="vrow" style={{ transform: `translateY(${vi.start}px)` }}>
+                {row.day !== null ? (
+                  <div className="day-separator" role="separator">
+                    <span>{dayLabel(row.day)}</span>
+                  </div>
+                ) : null}
+                {row.unreadBefore ? (
+                  <div className="unread-marker" role="separator" data-testid="unread-marker">
+                    <span>{t('conv.newMessages')}</span>
+                  </div>
+                ) : null}
+                <MessageBubble
+                  m={row.m}
+                  groupStart={row.groupStart}
+                  highlighted={highlight === row.m.id}
+                  latestMine={latestMine === row.m.id}
+                  timeFormat={timeFormat}
+                  fullFormat={fullFormat}
+                  onRetry={onRetry}
+                  onCancel={onCancel}
+                />
+              </div>
+            );
+          })}
+        </div>
+      </div>
+      {conv.loadingOlder ? (
+        <div className="loading-older" role="status">
+          {t('conv.loadingOlder')}
+        </div>
+      ) : null}
+      {!atBottom ? (
+        <button type="button" className="jump-latest" onClick={() => virtualizer.scrollToIndex(rows.length - 1, { align: 'end' })}>
+          <Icon name="down" />
+          {below > 0 ? t('conv.jumpLatestCount', { count: below }) : t('conv.jumpLatest')}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+function estimate(row: Row | undefined): number {
+  if (!row) return 40;
+  const lines = Math.ceil(row.m.text.length / 60) + (row.m.text.match(/\n/g)?.length ?? 0);
+  return (row.groupStart ? 14 : 4) + 34 + 20 * Math.max(0, lines - 1) + (row.day !== null ? 40 : 0) + (row.unreadBefore ? 40 : 0);
+}

@@ -1,0 +1,127 @@
+// The renderer's pure logic, run directly under Node: message order and merging, rows
+// with day separators and the new-messages line, links, labels.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { MessageInfo } from '../../main/contract/contract.ts';
+import { cleanLabel } from '../../renderer/src/app/labels.ts';
+import { compareMessages, prependPage, upsertMessage } from '../../renderer/src/app/order.ts';
+import { buildRows } from '../../renderer/src/features/conversation/rows.ts';
+import { linkify, safeHref } from '../../renderer/src/features/conversation/linkify.ts';
+
+const A = 'A'.repeat(52);
+const B = 'B'.repeat(52);
+const msg = (id: string, lamport: number, over: Partial<MessageInfo> = {}): MessageInfo => ({
+  id,
+  convId: 'c',
+  author: B,
+  mine: false,
+  seq: lamport,
+  lamport,
+  ts: new Date(2026, 0, 1, 12, 0).getTime() + lamport * 1000,
+  text: `m${lamport}`,
+  state: 'delivered',
+  overdue: false,
+  ...over,
+});
+
+describe('message order in the renderer', () => {
+  it('orders by lamport, then author, seq and id, never by wall clock', () => {
+    const early = msg('1', 5, { ts: 9e12 });
+    const late = msg('2', 6, { ts: 0 });
+    assert.ok(compareMessages(early, late) < 0);
+    assert.ok(compareMessages(msg('x', 5, { author: A }), msg('y', 5, { author: B })) < 0);
+  });
+
+  it('appends new messages, replaces changed ones, and inserts late arrivals in place', () => {
+    let list = [msg('1', 1), msg('3', 3)];
+    list = upsertMessage(list, msg('4', 4));
+    list = upsertMessage(list, msg('2', 2));
+    assert.deepEqual(list.map((m) => m.id), ['1', '2', '3', '4']);
+    const same = upsertMessage(list, msg('3', 3));
+    assert.equal(same, list, 'unchanged message keeps the array');
+    const read = upsertMessage(list, msg('3', 3, { state: 'read' }));
+    assert.notEqual(read, list);
+    assert.equal(read[2]!.state, 'read');
+    assert.equal(list[2]!.state, 'delivered', 'the old array is not mutated');
+  });
+
+  it('prepends an older page without duplicating the overlap', () => {
+    const list = [msg('3', 3), msg('4', 4)];
+    assert.deepEqual(prependPage([msg('1', 1), msg('2', 2), msg('3', 3)], list).map((m) => m.id), ['1', '2', '3', '4']);
+    assert.equal(prependPage([], list), list);
+  });
+});
+
+describe('rows of the message list', () => {
+  it('puts a day separator on the first message of each local day', () => {
+    const day1 = new Date(2026, 0, 1, 23, 59).getTime();
+    const day2 = new Date(2026, 0, 2, 0, 1).getTime();
+    const rows = buildRows([msg('1', 1, { ts: day1 }), msg('2', 2, { ts: day1 + 1000 }), msg('3', 3, { ts: day2 })], null);
+    assert.deepEqual(rows.map((r) => r.day), [new Date(2026, 0, 1).getTime(), null, new Date(2026, 0, 2).getTime()]);
+    assert.deepEqual(rows.map((r) => r.key), ['1', '2', '3']);
+  });
+
+  it('puts the new-messages line above the first unread and starts a group there', () => {
+    const rows = buildRows([msg('1', 1), msg('2', 2), msg('3', 3)], '2');
+    assert.deepEqual(rows.map((r) => r.unreadBefore), [false, true, false]);
+    assert.deepEqual(rows.map((r) => r.groupStart), [true, true, false]);
+  });
+
+  it('starts a new group when the author changes or time passes', () => {
+    const t0 = new Date(2026, 0, 1, 12).getTime();
+    const rows = buildRows([msg('1', 1, { ts: t0 }), msg('2', 2, { ts: t0 + 1000, author: A, mine: true }), msg('3', 3, { ts: t0 + 2000, author: A, mine: true }), msg('4', 4, { ts: t0 + 3_600_000, author: A, mine: true })], null);
+    assert.deepEqual(rows.map((r) => r.groupStart), [true, true, false, true]);
+  });
+
+  it('builds 100,000 rows quickly', () => {
+    const many = Array.from({ length: 100_000 }, (_, i) => msg(String(i), i + 1, { ts: Date.UTC(2026, 0, 1) + i * 25_000 }));
+    const t = performance.now();
+    const rows = buildRows(many, null);
+    const ms = performance.now() - t;
+    assert.equal(rows.length, 100_000);
+    assert.ok(rows.filter((r) => r.day !== null).length >= 28);
+    assert.ok(ms < 500, `${ms} ms`);
+  });
+});
+
+describe('links in message text', () => {
+  it('links http, https and mailto and trims trailing punctuation', () => {
+    assert.deepEqual(linkify('see https://example.com/a_(b), then.'), [
+      { kind: 'text', text: 'see ' },
+      { kind: 'link', text: 'https://example.com/a_(b)', href: 'https://example.com/a_(b)' },
+      { kind: 'text', text: ', then.' },
+    ]);
+    assert.deepEqual(linkify('(http://x.example/y)'), [
+      { kind: 'text', text: '(' },
+      { kind: 'link', text: 'http://x.example/y', href: 'http://x.example/y' },
+      { kind: 'text', text: ')' },
+    ]);
+    assert.deepEqual(linkify('mailto:a@b.example.'), [
+      { kind: 'link', text: 'mailto:a@b.example', href: 'mailto:a@b.example' },
+      { kind: 'text', text: '.' },
+    ]);
+  });
+
+  it('never links javascript:, data:, file: or credentials, and keeps them as text', () => {
+    for (const text of ['javascript:alert(1)', 'JAVASCRIPT://%0aalert(1)', 'data:text/html,<b>x</b>', 'file:///etc/passwd', 'vbscript:x', '<a href="javascript:x">y</a>']) {
+      assert.deepEqual(linkify(text), [{ kind: 'text', text }], text);
+    }
+    assert.equal(safeHref('https://user:pw@example.com/'), null);
+    assert.equal(safeHref('mailto:'), null);
+    assert.equal(safeHref('https://'), null);
+  });
+
+  it('keeps the whole text, in order, whatever it contains', () => {
+    const text = 'a https://x.example b <script>c</script> mailto:d@e.example \u202Ef\u202C';
+    assert.equal(linkify(text).map((s) => s.text).join(''), text);
+  });
+});
+
+describe('peer labels', () => {
+  it('drop explicit bidi overrides and isolates but keep everything else', () => {
+    assert.equal(cleanLabel('\u202Egnp.exe'), 'gnp.exe');
+    assert.equal(cleanLabel('a\u2066b\u2069c\u202Ad\u202C'), 'abcd');
+    assert.equal(cleanLabel('שלום Ali ‎'), 'שלום Ali ‎');
+    assert.equal(cleanLabel('<b>x</b>'), '<b>x</b>');
+  });
+});

@@ -1,0 +1,173 @@
+// The bundled Electron main process (dist/electron/main.cjs), run under plain Node in its own
+// process with 'electron' replaced by a recording stand-in: what it asks Electron to do at
+// start, how it wires the core, the protocol and IPC, and that quitting stops the core.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { commandNames } from '../../main/contract/contract.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const MAIN = path.join(ROOT, 'dist/electron/main.cjs');
+
+// CommonJS, run with `node -e`: intercepts require('electron') and drives the app's lifecycle.
+const HARNESS = String.raw`
+const Module = require('node:module');
+const calls = [];
+const listeners = {};
+let resolveReady;
+const ready = new Promise((r) => (resolveReady = r));
+const ipc = new Map();
+let protocolHandler = null;
+const windows = [];
+let quitCount = 0;
+const rec = (name) => (...args) => { calls.push([name, ...args.map((a) => (typeof a === 'function' ? '<fn>' : a))]); };
+class BrowserWindow {
+  constructor(opts) { this.opts = opts; this.url = null; this.sent = []; windows.push(this);
+    this.webContents = { send: (...a) => this.sent.push(a) }; }
+  once() {} on() {}
+  loadURL(url) { this.url = url; return Promise.resolve(); }
+  isDestroyed() { return false; } isMinimized() { return false; } isVisible() { return true; } isFocused() { return true; }
+  show() {} focus() {} hide() {} restore() {}
+}
+const electron = {
+  app: {
+    enableSandbox: rec('app.enableSandbox'),
+    requestSingleInstanceLock: () => { calls.push(['app.requestSingleInstanceLock']); return true; },
+    on: (ev, cb) => { (listeners[ev] ??= []).push(cb); },
+    whenReady: () => ready,
+    getPath: (n) => { calls.push(['app.getPath', n]); return process.env.FAKE_USER_DATA; },
+    quit: () => { quitCount++; for (const cb of listeners['before-quit'] ?? []) cb({ preventDefault: () => calls.push(['before-quit.preventDefault']) }); },
+    exit: rec('app.exit'),
+  },
+  protocol: {
+    registerSchemesAsPrivileged: rec('protocol.registerSchemesAsPrivileged'),
+    handle: (scheme, h) => { calls.push(['protocol.handle', scheme]); protocolHandler = h; },
+  },
+  session: { defaultSession: { setPermissionRequestHandler: rec('session.setPermissionRequestHandler'), setPermissionCheckHandler: rec('session.setPermissionCheckHandler') } },
+  ipcMain: { handle: (ch, l) => ipc.set(ch, l), removeHandler: (ch) => ipc.delete(ch) },
+  BrowserWindow,
+  Tray: class { constructor() { calls.push(['Tray']); } setToolTip() {} setContextMenu() {} on() {} },
+  Menu: { buildFromTemplate: (t) => t },
+  nativeImage: { createFromPath: (p) => ({ p }) },
+  Notification: class { static isSupported() { return true; } on() {} show() {} },
+  shell: { openExternal: async (u) => calls.push(['shell.openExternal', u]) },
+};
+const load = Module._load;
+Module._load = function (request, ...rest) { return request === 'electron' ? electron : load.call(this, request, ...rest); };
+require(process.env.MAIN_CJS);
+(async () => {
+  const beforeReady = calls.map((c) => c[0]);
+  resolveReady();
+  const deadline = Date.now() + 20000;
+  while (!windows[0]?.url) { if (Date.now() > deadline) throw new Error('no window'); await new Promise((r) => setTimeout(r, 20)); }
+  const trusted = { senderFrame: { url: 'app://parley/index.html' } };
+  const self = await ipc.get('parley:cmd:getSelf')(trusted, {});
+  const untrusted = await ipc.get('parley:cmd:getSelf')({ senderFrame: { url: 'https://evil.example/' } }, {});
+  const invalid = await ipc.get('parley:cmd:send')(trusted, { convId: 'x', text: '' });
+  const named = await ipc.get('parley:cmd:setProfile')(trusted, { statusText: 'from the stand-in' });
+  const page = await protocolHandler(new Request('app://parley/index.html'));
+  const contents = { handlers: {}, on(ev, cb) { this.handlers[ev] = cb; }, setWindowOpenHandler(h) { this.open = h; } };
+  for (const cb of listeners['web-contents-created'] ?? []) cb({}, contents);
+  const opened = contents.open({ url: 'https://example.com/' });
+  let navPrevented = false;
+  contents.handlers['will-navigate']({ preventDefault: () => (navPrevented = true) }, 'javascript:alert(1)');
+  const eventsSent = windows[0].sent.length;
+  electron.app.quit();
+  const quitDeadline = Date.now() + 10000;
+  while (quitCount < 2) { if (Date.now() > quitDeadline) throw new Error('core did not stop'); await new Promise((r) => setTimeout(r, 20)); }
+  process.stdout.write(JSON.stringify({
+    beforeReady, calls, channels: [...ipc.keys()], window: { url: windows[0].url, opts: windows[0].opts },
+    self, untrusted, invalid, named, eventsSent,
+    page: { status: page.status, csp: page.headers.get('content-security-policy') },
+    opened, navPrevented, quitCount,
+  }));
+  process.exit(0);
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+interface Report {
+  beforeReady: string[];
+  calls: unknown[][];
+  channels: string[];
+  window: { url: string; opts: { webPreferences: Record<string, unknown> } };
+  self: { ok: boolean; result: { name: string; dataDir: string } };
+  untrusted: { ok: boolean };
+  invalid: { ok: boolean; error: { code: string } };
+  named: { ok: boolean };
+  eventsSent: number;
+  page: { status: number; csp: string };
+  opened: { action: string };
+  navPrevented: boolean;
+  quitCount: number;
+}
+
+describe('the Electron main process, as bundled', { skip: existsSync(MAIN) ? false : 'run `npm run build` first' }, () => {
+  const userData = mkdtempSync(path.join(os.tmpdir(), 'parley-electron-main-'));
+  const run = spawnSync(process.execPath, ['-e', HARNESS], {
+    env: { ...process.env, MAIN_CJS: MAIN, FAKE_USER_DATA: userData, PARLEY_TEST: '1', PARLEY_NO_DISCOVERY: '1', PARLEY_LOG: 'silent' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  after(() => rmSync(userData, { recursive: true, force: true }));
+  const report = (): Report => {
+    assert.equal(run.status, 0, run.stderr);
+    return JSON.parse(run.stdout) as Report;
+  };
+
+  it('enables the sandbox and registers app:// before the app is ready, skipping the lock under PARLEY_TEST', () => {
+    const r = report();
+    assert.ok(r.beforeReady.includes('app.enableSandbox'));
+    assert.ok(r.beforeReady.includes('protocol.registerSchemesAsPrivileged'));
+    assert.ok(!r.beforeReady.includes('app.requestSingleInstanceLock'));
+  });
+
+  it('keeps its data in userData and asks for a name on first run', () => {
+    const r = report();
+    assert.equal(r.self.ok, true);
+    assert.equal(r.self.result.dataDir, path.join(userData, 'profile'));
+    assert.equal(r.window.url, 'app://parley/index.html?setup=1');
+  });
+
+  it('opens a sandboxed, isolated window without Node', () => {
+    const prefs = report().window.opts.webPreferences;
+    assert.equal(prefs.sandbox, true);
+    assert.equal(prefs.contextIsolation, true);
+    assert.equal(prefs.nodeIntegration, false);
+    assert.match(String(prefs.preload), /preload\.cjs$/);
+  });
+
+  it('serves the UI over app:// with the CSP and allows notifications only', () => {
+    const r = report();
+    assert.equal(r.page.status, 200);
+    assert.match(r.page.csp, /^default-src 'self'/);
+    assert.ok(r.calls.some((c) => c[0] === 'protocol.handle' && c[1] === 'app'));
+    assert.ok(r.calls.some((c) => c[0] === 'session.setPermissionRequestHandler'));
+  });
+
+  it('handles one IPC channel per command, refusing foreign frames and bad arguments', () => {
+    const r = report();
+    assert.deepEqual(r.channels.sort(), commandNames.map((n) => `parley:cmd:${n}`).sort());
+    assert.equal(r.untrusted.ok, false);
+    assert.equal(r.invalid.ok, false);
+    assert.equal(r.invalid.error.code, 'invalid-args');
+    assert.equal(r.named.ok, true);
+    assert.ok(r.eventsSent >= 1, 'the self event reached the window');
+  });
+
+  it('hardens every web contents: windows denied, navigation prevented', () => {
+    const r = report();
+    assert.deepEqual(r.opened, { action: 'deny' });
+    assert.equal(r.navPrevented, true);
+    assert.ok(r.calls.some((c) => c[0] === 'shell.openExternal' && c[1] === 'https://example.com/'));
+    assert.ok(!r.calls.some((c) => c[0] === 'shell.openExternal' && String(c[1]).startsWith('javascript')));
+  });
+
+  it('stops the core before quitting', () => {
+    const r = report();
+    assert.ok(r.calls.some((c) => c[0] === 'before-quit.preventDefault'));
+    assert.equal(r.quitCount, 2, 'quit is deferred once, then repeated after node.stop()');
+  });
+});

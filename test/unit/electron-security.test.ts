@@ -1,0 +1,241 @@
+// The Electron shell's security configuration, checked through its pure functions with
+// recording stand-ins for Electron's objects (Electron itself cannot run here).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { MessageInfo, SelfInfo } from '../../main/contract/contract.ts';
+import { createAppProtocolHandler, APP_SCHEME_PRIVILEGES } from '../../main/electron/app-protocol.ts';
+import { createNotifier } from '../../main/electron/notifications.ts';
+import {
+  CONTENT_SECURITY_POLICY,
+  hardenWebContents,
+  isTrustedSender,
+  parseExternalUrl,
+  permissionCheckHandler,
+  permissionRequestHandler,
+  secureWebPreferences,
+  type PreventableEvent,
+  type WebContentsLike,
+} from '../../main/electron/security.ts';
+import { trayMenuTemplate } from '../../main/electron/tray.ts';
+import { mainWindowOptions, startUrl } from '../../main/electron/window.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+/** A stand-in for webContents that records listeners, and a shell that records what it opened. */
+function recordingContents() {
+  const listeners = new Map<string, (event: PreventableEvent, ...args: unknown[]) => void>();
+  let openHandler: ((d: { url: string }) => { action: string }) | null = null;
+  const opened: string[] = [];
+  const contents: WebContentsLike = {
+    on: ((event: string, l: (event: PreventableEvent, ...args: unknown[]) => void) => {
+      listeners.set(event, l);
+    }) as WebContentsLike['on'],
+    setWindowOpenHandler: (h) => {
+      openHandler = h;
+    },
+  };
+  const shell = {
+    openExternal: async (url: string) => {
+      opened.push(url);
+    },
+  };
+  const fire = (event: string, ...args: unknown[]) => {
+    let prevented = false;
+    listeners.get(event)?.({ preventDefault: () => (prevented = true) }, ...args);
+    return prevented;
+  };
+  return { contents, shell, opened, fire, listeners, open: (url: string) => openHandler!({ url }) };
+}
+
+describe('window and page settings', () => {
+  it('sandbox on, context isolation on, no Node in the page, web security on', () => {
+    const prefs = secureWebPreferences('/x/preload.cjs');
+    assert.equal(prefs.sandbox, true);
+    assert.equal(prefs.contextIsolation, true);
+    assert.equal(prefs.nodeIntegration, false);
+    assert.equal(prefs.nodeIntegrationInWorker, false);
+    assert.equal(prefs.nodeIntegrationInSubFrames, false);
+    assert.equal(prefs.webSecurity, true);
+    assert.equal(prefs.allowRunningInsecureContent, false);
+    assert.equal(prefs.webviewTag, false);
+    assert.equal(prefs.preload, '/x/preload.cjs');
+    assert.deepEqual(mainWindowOptions('/x/preload.cjs').webPreferences, prefs);
+  });
+
+  it('loads the app from app://parley, asking for a name only on first run', () => {
+    assert.equal(startUrl(false), 'app://parley/index.html');
+    assert.equal(startUrl(true), 'app://parley/index.html?setup=1');
+  });
+
+  it("has a CSP of default-src 'self' with nothing unsafe", () => {
+    assert.match(CONTENT_SECURITY_POLICY, /^default-src 'self'/);
+    assert.doesNotMatch(CONTENT_SECURITY_POLICY, /unsafe|\*|http:|https:/);
+    assert.match(CONTENT_SECURITY_POLICY, /object-src 'none'/);
+  });
+
+  it('registers app:// as a standard, secure scheme', () => {
+    assert.equal(APP_SCHEME_PRIVILEGES.scheme, 'app');
+    assert.equal(APP_SCHEME_PRIVILEGES.privileges.standard, true);
+    assert.equal(APP_SCHEME_PRIVILEGES.privileges.secure, true);
+  });
+});
+
+describe('external links', () => {
+  it('opens parsed http, https and mailto URLs only', () => {
+    for (const ok of ['https://example.com/a?b=c#d', 'http://192.168.1.2:8080/', 'mailto:someone@example.com', 'HTTPS://EXAMPLE.COM']) {
+      assert.ok(parseExternalUrl(ok), ok);
+    }
+    for (const bad of [
+      'javascript:alert(1)',
+      'JavaScript:alert(1)',
+      ' javascript:alert(1)',
+      'java\tscript:alert(1)',
+      'data:text/html,<script>alert(1)</script>',
+      'file:///etc/passwd',
+      'vbscript:msgbox',
+      'smb://server/share',
+      'ms-msdt:/id',
+      'app://parley/index.html',
+      'https://user:pass@example.com/',
+      'https:',
+      '//example.com',
+      'example.com',
+      '',
+      `https://example.com/${'a'.repeat(5000)}`,
+      42,
+      null,
+    ]) {
+      assert.equal(parseExternalUrl(bad), null, String(bad));
+    }
+  });
+
+  it('denies every navigation and new window, handing only safe URLs to the OS', () => {
+    const r = recordingContents();
+    hardenWebContents(r.contents, r.shell);
+    assert.equal(r.fire('will-navigate', 'https://example.com/'), true);
+    assert.equal(r.fire('will-navigate', 'javascript:alert(1)'), true);
+    assert.equal(r.fire('will-navigate', 'file:///etc/passwd'), true);
+    assert.deepEqual(r.open('https://example.org/x'), { action: 'deny' });
+    assert.deepEqual(r.open('javascript:alert(1)'), { action: 'deny' });
+    assert.deepEqual(r.open('file:///etc/passwd'), { action: 'deny' });
+    assert.deepEqual(r.open('mailto:a@b.example'), { action: 'deny' });
+    assert.deepEqual(r.opened, ['https://example.com/', 'https://example.org/x', 'mailto:a@b.example']);
+  });
+
+  it('refuses webviews and redirects away from the app', () => {
+    const r = recordingContents();
+    hardenWebContents(r.contents, r.shell);
+    assert.equal(r.fire('will-attach-webview'), true);
+    assert.equal(r.fire('will-redirect', 'https://evil.example/'), true);
+    assert.equal(r.fire('will-redirect', 'app://parley/index.html'), false);
+  });
+});
+
+describe('permissions and IPC senders', () => {
+  it('grants notifications and nothing else', () => {
+    for (const p of ['media', 'geolocation', 'clipboard-read', 'openExternal', 'fullscreen', 'hid', 'serial', 'usb', 'display-capture', 'notifications']) {
+      let granted: boolean | undefined;
+      permissionRequestHandler(null, p, (g) => (granted = g));
+      assert.equal(granted, p === 'notifications', p);
+      assert.equal(permissionCheckHandler(null, p), p === 'notifications', p);
+    }
+  });
+
+  it('trusts IPC only from the app:// page', () => {
+    assert.equal(isTrustedSender({ url: 'app://parley/index.html' }), true);
+    assert.equal(isTrustedSender({ url: 'app://parley/index.html?setup=1' }), true);
+    for (const url of ['app://evil/index.html', 'https://parley/', 'file:///app/index.html', 'about:blank', 'devtools://devtools/bundled/inspector.html', '']) {
+      assert.equal(isTrustedSender({ url }), false, url);
+    }
+    assert.equal(isTrustedSender(null), false);
+    assert.equal(isTrustedSender(undefined), false);
+  });
+});
+
+describe('the app:// protocol', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-app-proto-'));
+  const rootDir = path.join(dir, 'renderer');
+  mkdirSync(path.join(rootDir, 'assets'), { recursive: true });
+  writeFileSync(path.join(rootDir, 'index.html'), '<!doctype html>');
+  writeFileSync(path.join(rootDir, 'assets', 'a.js'), 'x');
+  writeFileSync(path.join(dir, 'secret'), 'secret');
+  const handle = createAppProtocolHandler(rootDir);
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves the renderer with the CSP on every response', async () => {
+    const res = await handle(new Request('app://parley/index.html'));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-security-policy'), CONTENT_SECURITY_POLICY);
+    assert.match(res.headers.get('content-type')!, /text\/html/);
+    assert.equal(await res.text(), '<!doctype html>');
+    const js = await handle(new Request('app://parley/assets/a.js'));
+    assert.match(js.headers.get('content-type')!, /javascript/);
+  });
+
+  it('serves nothing outside the renderer folder, and nothing for other hosts or methods', async () => {
+    for (const url of ['app://parley/../secret', 'app://parley/%2e%2e/secret', 'app://parley/assets/..%2F..%2Fsecret', 'app://parley/nope.js']) {
+      const res = await handle(new Request(url));
+      assert.equal(res.status, 404, url);
+      assert.notEqual(await res.text(), 'secret');
+    }
+    assert.equal((await handle(new Request('app://other/index.html'))).status, 404);
+    assert.equal((await handle(new Request('app://parley/index.html', { method: 'POST', body: 'x' }))).status, 405);
+  });
+});
+
+describe('tray and notifications', () => {
+  const self: SelfInfo = { id: 'A'.repeat(52), displayId: 'A', shortId: 'AAAAAAA', name: 'Me', presence: 'away', statusText: '', port: 1, dataDir: '/d' };
+
+  it('offers presence, show and quit in the tray menu', () => {
+    const calls: string[] = [];
+    const menu = trayMenuTemplate(self, { setPresence: (p) => calls.push(`presence:${p}`), show: () => calls.push('show'), quit: () => calls.push('quit') });
+    const byLabel = (l: string) => menu.find((m) => m.label === l)!;
+    assert.equal(byLabel('Away').checked, true);
+    assert.equal(byLabel('Online').checked, false);
+    for (const l of ['Busy', 'Show Parley', 'Quit Parley']) (byLabel(l).click as () => void)();
+    assert.deepEqual(calls, ['presence:busy', 'show', 'quit']);
+  });
+
+  it('notifies once per received message, only while the window is not focused', () => {
+    const shown: Array<{ title: string; body: string }> = [];
+    let focused = false;
+    const notify = createNotifier({ isFocused: () => focused, peerName: () => 'Bob', show: (n) => shown.push(n) });
+    const m = (id: string, mine = false, text = 'hi'): MessageInfo => ({ id, convId: 'c', author: 'B'.repeat(52), mine, seq: 1, lamport: 1, ts: 0, text, state: 'delivered', overdue: false });
+    notify(m('1'));
+    notify(m('1'));
+    notify(m('2', true));
+    focused = true;
+    notify(m('3'));
+    focused = false;
+    notify(m('4', false, 'x'.repeat(1000)));
+    assert.equal(shown.length, 2);
+    assert.deepEqual(shown[0], { title: 'Bob', body: 'hi', convId: 'c' });
+    assert.ok(shown[1]!.body.length <= 160);
+  });
+});
+
+describe('where Electron may be imported', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+      .map((e) => path.join(e.parentPath, e.name));
+  const runtimeElectronImport = /^\s*import\s+(?!type\b)[^;]*from\s+['"]electron['"]|require\(\s*['"]electron['"]\s*\)|import\(\s*['"]electron['"]\s*\)/m;
+
+  it('never in the core, the contract or web mode', () => {
+    for (const f of [...files('main/core'), ...files('main/contract'), ...files('main/web'), ...files('main/headless')]) {
+      assert.doesNotMatch(readFileSync(f, 'utf8'), /['"]electron['"]/, path.relative(ROOT, f));
+    }
+  });
+
+  it('at run time only in the shell entry and the preload entry', () => {
+    const allowed = new Set(['main/electron/main.ts', 'preload/preload.ts']);
+    for (const f of [...files('main/electron'), ...files('preload')]) {
+      const rel = path.relative(ROOT, f);
+      if (allowed.has(rel)) continue;
+      assert.doesNotMatch(readFileSync(f, 'utf8'), runtimeElectronImport, rel);
+    }
+  });
+});
