@@ -148,6 +148,8 @@ export const commands = {
     result: z.custom<SearchHit[]>(),
   },
   markRead: { args: convRef.extend({ upTo: z.string().max(40) }), result: z.custom<{ unread: number }>() },
+  /** The composer has text being typed (true) or was cleared/sent/left (false). */
+  setTyping: { args: convRef.extend({ typing: z.boolean() }), result: z.custom<{ ok: true }>() },
   /** The host reports how long the user has been idle; drives auto-away. */
   reportActivity: { args: z.object({ idleMs: z.number().int().min(0).max(2 ** 31) }), result: z.custom<SelfInfo>() },
   /** 0 turns auto-away off. */
@@ -187,9 +189,11 @@ export interface Events {
   self: SelfInfo;
   /** The peer read my messages up to and including `upTo`. */
   read: { convId: string; peerId: PeerId; upTo: string };
+  /** The peer started or stopped typing; `typing: true` expires by itself after a few seconds. */
+  typing: { convId: string; peerId: PeerId; typing: boolean };
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read'];
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

@@ -42,6 +42,12 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   setProfile: (node, args) => node.setProfile(args),
   listPeers: (node) => node.listPeers(),
   reportActivity: (node, args) => node.reportActivity(args.idleMs),
+  setTyping: (node, args) => {
+    const conv = node.store.getConversation(args.convId);
+    if (!conv) throw new ApiError('not-found', 'no such conversation');
+    node.links.get(conv.peerId)?.send({ t: 'typing', conv: conv.id, active: args.typing });
+    return { ok: true };
+  },
   setAutoAway: (node, args) => {
     node.setAutoAway(args.afterMs);
     return { afterMs: args.afterMs };

@@ -33,6 +33,9 @@ export interface NodeOptions {
   autoAwayMs?: number;
 }
 
+/** The UI re-sends "typing" while the user keeps typing; silence this long means stopped. */
+const TYPING_EXPIRES_MS = 6000;
+
 export class ParleyNode {
   readonly identity: Identity;
   readonly store: Store;
@@ -88,10 +91,13 @@ export class ParleyNode {
       this.emitPeer(link.peerId);
     });
     this.links.on('down', (link) => {
+      const convId = this.store.directConversationId(this.identity.id, link.peerId);
+      if (this.typingTimers.has(`${convId}/${link.peerId}`)) this.onTyping(link.peerId, convId, false);
       this.store.upsertPeer({ id: link.peerId, lastSeen: Date.now() });
       this.emitPeer(link.peerId);
     });
     this.links.on('frame', (link, frame) => {
+      if (frame.t === 'typing') return this.onTyping(link.peerId, frame.conv, frame.active);
       if (frame.t !== 'presence') return;
       this.store.upsertPeer({ id: link.peerId, name: frame.name, presence: frame.presence, statusText: frame.statusText, lastSeen: Date.now() });
       this.emitPeer(link.peerId);
@@ -102,6 +108,25 @@ export class ParleyNode {
       this.emitPeer(peerId);
     });
     this.api = createApi(this);
+  }
+
+  /** A "typing" that is never followed by "stopped" (peer crashed, link cut) expires. */
+  private readonly typingTimers = new Map<string, NodeJS.Timeout>();
+
+  private onTyping(peerId: PeerId, convId: string, typing: boolean): void {
+    if (convId !== this.store.directConversationId(this.identity.id, peerId)) return;
+    const key = `${convId}/${peerId}`;
+    clearTimeout(this.typingTimers.get(key));
+    this.typingTimers.delete(key);
+    if (typing) {
+      const timer = setTimeout(() => {
+        this.typingTimers.delete(key);
+        this.events.emit('typing', { convId, peerId, typing: false });
+      }, TYPING_EXPIRES_MS);
+      timer.unref();
+      this.typingTimers.set(key, timer);
+    }
+    this.events.emit('typing', { convId, peerId, typing });
   }
 
   /** Impostor warnings per peer, shown in the UI. */

@@ -188,6 +188,27 @@ describe('1:1 messaging', () => {
     assert.deepEqual(hb.map((m) => m.text), ['keep me']);
   });
 
+  it('shows the peer typing, and stops showing it when told or when the link drops', async () => {
+    const alice = await start('alice');
+    const bob = await start('bob');
+    const conv = await connect(alice, bob);
+    await waitFor('link', () => alice.links.get(bob.self.id) && bob.links.get(alice.self.id));
+    const seen: boolean[] = [];
+    bob.api.on('typing', (t) => {
+      assert.equal(t.peerId, alice.self.id);
+      assert.equal(t.convId, conv);
+      seen.push(t.typing);
+    });
+    await alice.api.call('setTyping', { convId: conv, typing: true });
+    await waitFor('typing shown', () => seen.at(-1) === true);
+    await alice.api.call('setTyping', { convId: conv, typing: false });
+    await waitFor('typing hidden', () => seen.at(-1) === false);
+    await alice.api.call('setTyping', { convId: conv, typing: true });
+    await waitFor('typing shown again', () => seen.length === 3);
+    alice.links.get(bob.self.id)!.destroy('cable pulled');
+    await waitFor('typing hidden when the link drops', () => seen.length === 4 && seen[3] === false);
+  });
+
   it('rejects arguments that break the contract before they reach the core', async () => {
     const alice = await start('alice');
     await assert.rejects(alice.api.call('send', { convId: '', text: 'x' }), /invalid|too_small|convId/i);

@@ -110,6 +110,7 @@ const frameArbs: { [K in FrameType]: fc.Arbitrary<FrameOf<K>> } = {
   nack: record({ t: fc.constant('nack' as const), id: ulid, code: fc.constantFrom('conflict' as const, 'invalid' as const) }),
   read: record({ t: fc.constant('read' as const), conv, upTo: ulid }),
   presence: record({ t: fc.constant('presence' as const), name: text(1, LIMITS.displayName), presence, statusText: text(0, LIMITS.statusText) }),
+  typing: record({ t: fc.constant('typing' as const), conv, active: fc.boolean() }),
   bye: record({ t: fc.constant('bye' as const), reason: text(0, 200) }),
 };
 const anyFrame: fc.Arbitrary<Frame> = fc.oneof(...Object.values(frameArbs));

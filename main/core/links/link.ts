@@ -20,6 +20,7 @@ const CAPABILITY_OF: Partial<Record<Frame['t'], string>> = {
   nack: 'msg/1',
   read: 'receipts/1',
   presence: 'presence/1',
+  typing: 'typing/1',
 };
 
 let nextLinkNumber = 1;

@@ -9,7 +9,7 @@ export const ALPN = 'parley/1';
 /** Largest payload (bytes after the 4-byte length) either side accepts. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Capabilities this build understands; a frame type outside the negotiated set is not sent. */
-export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1'] as const;
+export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1'] as const;
 
 const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a ULID');
 const name = z.string().min(1).max(LIMITS.displayName);
@@ -61,6 +61,8 @@ export const PresenceFrame = z.object({
   presence: PresenceSchema,
   statusText: z.string().max(LIMITS.statusText),
 });
+/** Ephemeral: "I am typing in conv" (true) or stopped (false). Never stored, never acked. */
+export const TypingFrame = z.object({ t: z.literal('typing'), conv: z.string().min(1).max(200), active: z.boolean() });
 export const ByeFrame = z.object({ t: z.literal('bye'), reason: z.string().max(200) });
 
 export const Frame = z.discriminatedUnion('t', [
@@ -72,6 +74,7 @@ export const Frame = z.discriminatedUnion('t', [
   NackFrame,
   ReadFrame,
   PresenceFrame,
+  TypingFrame,
   ByeFrame,
 ]);
 export type Frame = z.infer<typeof Frame>;
