@@ -138,6 +138,10 @@ export const commands = {
     args: convRef.extend({
       /** Return messages strictly before this one (newest page when absent). */
       before: z.string().max(40).optional(),
+      /** Or: messages strictly after this one (scrolling down from a search hit). */
+      after: z.string().max(40).optional(),
+      /** Or: this message with half a page on either side (jumping to a search hit). */
+      around: z.string().max(40).optional(),
       limit: z.number().int().min(1).max(LIMITS.historyPage).default(50),
     }),
     /** Oldest first. */

@@ -88,8 +88,10 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   },
   history: (node, args) => {
     if (!node.store.getConversation(args.convId)) throw new ApiError('not-found', 'no such conversation');
-    const opts = args.before === undefined ? { limit: args.limit } : { before: args.before, limit: args.limit };
-    return node.store.history(args.convId, opts).map((r) => node.messenger.toInfo(r));
+    if ([args.before, args.after, args.around].filter((x) => x !== undefined).length > 1) {
+      throw new ApiError('invalid-args', 'history: give at most one of before, after, around');
+    }
+    return node.store.history(args.convId, { before: args.before, after: args.after, around: args.around, limit: args.limit }).map((r) => node.messenger.toInfo(r));
   },
   search: (node, args) =>
     node.store.search(args.query, args.limit).map((h) => ({ message: node.messenger.toInfo(h.message), snippet: h.snippet })),

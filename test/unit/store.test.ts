@@ -493,3 +493,36 @@ describe('read markers', () => {
     assert.equal(store.getMessage(b1.id)?.state, 'delivered');
   });
 });
+
+describe('history around and after a message', () => {
+  it('returns the message with half a page on either side, and pages forward without gaps', async () => {
+    const { openStore } = await import('../../main/core/store/store.ts');
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'parley-around-'));
+    try {
+      const store = openStore(path.join(dir, 'db'));
+      const self = 'A'.repeat(52);
+      const peer = 'B'.repeat(52);
+      const conv = store.ensureDirectConversation(self, peer);
+      const ids = Array.from({ length: 100 }, (_, i) => `01JB8Z3Q4R5S6T7V8W9XY${String(i).padStart(5, '0')}`.replace(/[ILOU]/g, 'A'));
+      store.insertOutgoing(ids.map((id, i) => ({ id, convId: conv.id, author: self, text: `m${i}`, ts: 1000 - i, peerId: peer })));
+      const around = store.history(conv.id, { around: ids[50], limit: 10 });
+      assert.deepEqual(around.map((m) => m.text), ['m45', 'm46', 'm47', 'm48', 'm49', 'm50', 'm51', 'm52', 'm53', 'm54']);
+      const walked: string[] = [];
+      let after = ids[0]!;
+      for (;;) {
+        const page = store.history(conv.id, { after, limit: 7 });
+        if (page.length === 0) break;
+        walked.push(...page.map((m) => m.text));
+        after = page.at(-1)!.id;
+      }
+      assert.deepEqual(walked, Array.from({ length: 99 }, (_, i) => `m${i + 1}`));
+      assert.deepEqual(store.history(conv.id, { around: 'nope', limit: 10 }), []);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // messages.
 import type Database from 'better-sqlite3';
 import type { MessageState, PeerId } from '../../contract/contract.ts';
-import { ORDER, ORDER_DESC, messageColumns, type MessageRow, type OrderKey } from './rows.ts';
+import { ORDER, ORDER_ASC, ORDER_DESC, messageColumns, type MessageRow, type OrderKey } from './rows.ts';
 
 export interface OutgoingMessage {
   id: string;
@@ -80,6 +80,7 @@ export class MessagesRepo {
   private readonly countPeer;
   private readonly peersStmt;
   private readonly overdueStmt;
+  private readonly pageAfter;
   private readonly outgoingTx;
   private readonly incomingTx;
   private readonly sentTx;
@@ -113,6 +114,9 @@ export class MessagesRepo {
     this.newestPage = db.prepare<[string, number], MessageRow>(`SELECT ${COLS} FROM messages WHERE conv_id = ? ORDER BY ${ORDER_DESC} LIMIT ?`);
     this.pageBefore = db.prepare<[string, number, string, number, string, number], MessageRow>(
       `SELECT ${COLS} FROM messages WHERE conv_id = ? AND ${ORDER} < (?, ?, ?, ?) ORDER BY ${ORDER_DESC} LIMIT ?`,
+    );
+    this.pageAfter = db.prepare<[string, number, string, number, string, number], MessageRow>(
+      `SELECT ${COLS} FROM messages WHERE conv_id = ? AND ${ORDER} > (?, ?, ?, ?) ORDER BY ${ORDER_ASC} LIMIT ?`,
     );
     const inList = 'id IN (SELECT value FROM json_each(?))';
     this.sentStmt = db.prepare<[string], MessageRow>(`UPDATE messages SET state = 'sent' WHERE ${inList} AND state = 'pending' RETURNING ${COLS}`);
@@ -232,8 +236,22 @@ export class MessagesRepo {
    * The `limit` messages right before `before` (or the newest), oldest first. An unknown
    * `before`, or one from another conversation, gives an empty page.
    */
-  history(convId: string, opts: { before?: string | undefined; limit: number }): MessageRow[] {
+  history(convId: string, opts: { before?: string | undefined; after?: string | undefined; around?: string | undefined; limit: number }): MessageRow[] {
     checkLimit(opts.limit);
+    if (opts.after !== undefined) {
+      const k = this.orderKey(opts.after, convId);
+      return k ? this.pageAfter.all(convId, k.lamport, k.author, k.seq, k.id, opts.limit) : [];
+    }
+    if (opts.around !== undefined) {
+      // A search hit in context: half a page on either side of the message itself.
+      const k = this.orderKey(opts.around, convId);
+      const self = k ? this.byId.get(opts.around) : undefined;
+      if (!k || !self) return [];
+      const half = Math.max(1, Math.floor(opts.limit / 2));
+      const older = this.pageBefore.all(convId, k.lamport, k.author, k.seq, k.id, half).reverse();
+      const newer = this.pageAfter.all(convId, k.lamport, k.author, k.seq, k.id, Math.max(0, opts.limit - half - 1));
+      return [...older, self, ...newer];
+    }
     let page: MessageRow[];
     if (opts.before === undefined) {
       page = this.newestPage.all(convId, opts.limit);

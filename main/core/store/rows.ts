@@ -54,6 +54,7 @@ export interface OrderKey {
 /** Conversation order as a row value, for comparisons that the messages_order index serves. */
 export const ORDER = '(lamport, author, seq, id)';
 export const ORDER_DESC = 'lamport DESC, author DESC, seq DESC, id DESC';
+export const ORDER_ASC = 'lamport, author, seq, id';
 
 /** MessageRow columns; `table` qualifies them for joins (RETURNING takes them bare). */
 export function messageColumns(table?: string): string {

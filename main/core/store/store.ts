@@ -137,7 +137,7 @@ export class Store {
   }
 
   /** Oldest first; the `limit` messages just before `before`, or the newest ones. */
-  history(convId: string, opts: { before?: string | undefined; limit: number }): MessageRow[] {
+  history(convId: string, opts: { before?: string | undefined; after?: string | undefined; around?: string | undefined; limit: number }): MessageRow[] {
     return this.messages.history(convId, opts);
   }
 
