@@ -50,6 +50,8 @@ export interface SelfInfo {
   presence: Presence;
   statusText: string;
   port: number;
+  /** host:port of every non-loopback interface, to give to someone adding me by hand. */
+  addresses: string[];
   dataDir: string;
 }
 

@@ -36,6 +36,13 @@ export interface NodeOptions {
 /** The UI re-sends "typing" while the user keeps typing; silence this long means stopped. */
 const TYPING_EXPIRES_MS = 6000;
 
+function localAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .filter((a) => a && !a.internal && !a.address.startsWith('fe80'))
+    .map((a) => a!.address);
+}
+
 export class ParleyNode {
   readonly identity: Identity;
   readonly store: Store;
@@ -205,6 +212,7 @@ export class ParleyNode {
       presence: this.profile.presence,
       statusText: this.profile.statusText,
       port: this.links.port,
+      addresses: localAddresses().map((a) => formatAddress(a, this.links.port)),
       dataDir: this.dataDir,
     };
   }
@@ -242,12 +250,8 @@ export class ParleyNode {
 
   diagnostics(): DiagnosticsInfo {
     const d = this.discovery?.diagnostics();
-    const addresses = Object.values(os.networkInterfaces())
-      .flat()
-      .filter((a) => a && !a.internal)
-      .map((a) => a!.address);
     return {
-      self: { id: this.identity.id, port: this.links.port, addresses },
+      self: { id: this.identity.id, port: this.links.port, addresses: localAddresses() },
       discovery: {
         enabled: d !== undefined,
         interfaces: d?.interfaces ?? [],

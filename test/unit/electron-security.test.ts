@@ -187,7 +187,7 @@ describe('the app:// protocol', () => {
 });
 
 describe('tray and notifications', () => {
-  const self: SelfInfo = { id: 'A'.repeat(52), displayId: 'A', shortId: 'AAAAAAA', name: 'Me', presence: 'away', statusText: '', port: 1, dataDir: '/d' };
+  const self: SelfInfo = { id: 'A'.repeat(52), displayId: 'A', shortId: 'AAAAAAA', name: 'Me', presence: 'away', statusText: '', port: 1, addresses: [], dataDir: '/d' };
 
   it('offers presence, show and quit in the tray menu', () => {
     const calls: string[] = [];
