@@ -264,7 +264,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   private storeIncoming(incoming: Array<{ link: Link; frame: FrameOf<'msg'> }>): void {
-    for (const peer of new Set(incoming.map((i) => i.link.peerId))) this.store.ensureDirectConversation(this.selfId, peer);
+    for (const peer of new Set(incoming.map((i) => i.link.peerId))) {
+      if (!this.store.getConversation(this.store.directConversationId(this.selfId, peer))) this.store.ensureDirectConversation(this.selfId, peer);
+    }
     let outcomes: Array<'stored' | 'duplicate' | 'conflict'>;
     try {
       outcomes = this.store.insertIncoming(incoming.map((i) => i.frame));
