@@ -8,6 +8,7 @@
 // dialing continues underneath (LinkManager), and a direct link replaces the relayed one.
 import { EventEmitter } from 'node:events';
 import type { PeerId } from '../../contract/contract.ts';
+import { formatAddress } from '../links/address.ts';
 import type { Link } from '../links/link.ts';
 import type { Logger } from '../log.ts';
 import type { ParleyNode } from '../node.ts';
@@ -278,13 +279,17 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
   }
 
   private onLinkUp(link: Link): void {
-    if (link.kind !== 'relay' || link.direction !== 'out') return;
-    // ParleyNode remembers the remote address of outgoing links as the peer's address; for a
-    // relayed link that is the relay's, which the peer cannot prove to be. Undo it until
-    // node.ts skips relayed links itself.
+    if (link.kind !== 'relay') return;
+    // ParleyNode remembers where a linked peer can be dialed: the remote address of an outgoing
+    // link, or the remote host with the Hello's port for an incoming one. For a relayed link
+    // both point at the relay, which would later answer a direct dial with the wrong
+    // certificate. Undo that until node.ts skips relayed links itself.
+    const derived = new Set([link.remoteAddress]);
+    const port = link.peerHello?.port;
+    if (port) derived.add(formatAddress(link.remoteHost, port));
     const row = this.node.store.getPeer(link.peerId);
-    if (row?.addresses.includes(link.remoteAddress)) {
-      this.node.store.upsertPeer({ id: link.peerId, addresses: row.addresses.filter((a) => a !== link.remoteAddress) });
+    if (row && row.addresses.some((a) => derived.has(a))) {
+      this.node.store.upsertPeer({ id: link.peerId, addresses: row.addresses.filter((a) => !derived.has(a)) });
     }
   }
 }
