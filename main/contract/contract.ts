@@ -160,9 +160,25 @@ export const commands = {
   reportActivity: { args: z.object({ idleMs: z.number().int().min(0).max(2 ** 31) }), result: z.custom<SelfInfo>() },
   /** 0 turns auto-away off. */
   setAutoAway: { args: z.object({ afterMs: z.number().int().min(0).max(24 * 3600 * 1000) }), result: z.custom<{ afterMs: number }>() },
+  /** Relays this node is attached to: connection state and who else is there. */
+  listRelays: { args: z.object({}), result: z.custom<RelayInfo[]>() },
+  /** Attach to a relay (kept for this run; hosts persist their settings themselves). */
+  addRelay: {
+    args: z.object({ address: z.string().min(10).max(400), token: z.string().max(200).optional() }),
+    result: z.custom<RelayInfo[]>(),
+  },
   /** Why someone may be invisible: interfaces announced, what discovery hears, link states. */
   diagnostics: { args: z.object({}), result: z.custom<DiagnosticsInfo>() },
 } as const;
+
+export interface RelayInfo {
+  address: string;
+  state: 'idle' | 'connecting' | 'connected' | 'wrong-token' | 'wrong-relay-id' | 'unreachable' | 'refused' | 'stopped';
+  detail: string;
+  retryAt: number | null;
+  /** Peers connected to the same relay: how two offices find each other. */
+  members: Array<{ id: PeerId; name: string; presence: Presence }>;
+}
 
 export interface DiagnosticsInfo {
   self: { id: PeerId; port: number; addresses: string[] };
@@ -197,9 +213,11 @@ export interface Events {
   read: { convId: string; peerId: PeerId; upTo: string };
   /** The peer started or stopped typing; `typing: true` expires by itself after a few seconds. */
   typing: { convId: string; peerId: PeerId; typing: boolean };
+  /** A relay's connection state or directory changed. */
+  relay: RelayInfo[];
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing'];
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

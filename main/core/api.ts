@@ -53,6 +53,15 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return { afterMs: args.afterMs };
   },
   diagnostics: (node) => node.diagnostics(),
+  listRelays: (node) => node.relayInfo(),
+  addRelay: (node, args) => {
+    try {
+      node.addRelay(args.address, args.token);
+    } catch (err) {
+      throw new ApiError('invalid-args', (err as Error).message);
+    }
+    return node.relayInfo();
+  },
   addPeer: (node, args) => {
     let id;
     try {

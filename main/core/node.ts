@@ -5,9 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import os from 'node:os';
-import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
+import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type RelayInfo, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
 import { createApi } from './api.ts';
 import { startDiscovery, type Discovery, type PeerCandidate } from './discovery/index.ts';
+import { parseRelayAddress } from './relay/address.ts';
+import { attachRelay, type RelayAttachment } from './relay/attach.ts';
 import { loadOrCreateIdentity, type Identity } from './identity/identity.ts';
 import { displayId, shortId } from './identity/peer-id.ts';
 import { formatAddress } from './links/address.ts';
@@ -31,6 +33,8 @@ export interface NodeOptions {
   discovery?: false | { mdns?: boolean; beacon?: boolean; beaconPort?: number; interfaces?: string[] | 'auto' };
   /** Switch to "away" after this long without user activity (reportActivity); 0 = never. */
   autoAwayMs?: number;
+  /** Relays to stay connected to (`parley-relay://host:port/?id=…`), each with an optional token. */
+  relays?: Array<{ address: string; token?: string | undefined }>;
 }
 
 /** The UI re-sends "typing" while the user keeps typing; silence this long means stopped. */
@@ -94,7 +98,8 @@ export class ParleyNode {
       // An incoming link's source port is ephemeral; its Hello names the port to dial back.
       const address = link.direction === 'out' ? link.remoteAddress : hello.port ? formatAddress(link.remoteHost, hello.port) : undefined;
       // Remembered for the next start; while this link lives, the peer's own redialing suffices.
-      this.rememberAddress(link.peerId, address);
+      // A relayed link's addresses are the relay's, which would answer a direct dial falsely.
+      if (link.kind === 'direct') this.rememberAddress(link.peerId, address);
       this.emitPeer(link.peerId);
     });
     this.links.on('down', (link) => {
@@ -149,6 +154,7 @@ export class ParleyNode {
       node.autoAwayMs = opts.autoAwayMs ?? Number(store.getMeta('profile.autoAwayMs') ?? 0);
       await node.links.listen(opts.port ?? DEFAULT_PORT, opts.host);
       if (opts.discovery !== false) await node.startDiscovery(opts.discovery ?? {});
+      for (const r of opts.relays ?? []) node.addRelay(r.address, r.token);
     } catch (err) {
       await node!?.links.stop().catch(() => undefined);
       store.close();
@@ -181,6 +187,28 @@ export class ParleyNode {
       this.warnings.set(w.id, w.message);
       this.emitPeer(w.id);
     });
+  }
+
+  readonly relays: RelayAttachment[] = [];
+
+  /** Connects to a relay and keeps that connection; LAN chat does not depend on it. */
+  addRelay(address: string, token?: string): RelayAttachment {
+    parseRelayAddress(address);
+    const a = attachRelay(this, { address, token: token ?? null, log: this.log.child({ part: 'relay' }) });
+    a.on('status', () => this.events.emit('relay', this.relayInfo()));
+    a.on('directory', () => this.events.emit('relay', this.relayInfo()));
+    this.relays.push(a);
+    return a;
+  }
+
+  relayInfo(): RelayInfo[] {
+    return this.relays.map((r) => ({
+      address: r.status.address,
+      state: r.status.state,
+      detail: r.status.detail,
+      retryAt: r.status.retryAt,
+      members: r.directory.filter((m) => m.id !== this.identity.id).map((m) => ({ id: m.id, name: m.name, presence: m.presence })),
+    }));
   }
 
   /** The UI reports user activity; after autoAwayMs without any, "online" becomes "away". */
@@ -275,7 +303,19 @@ export class ParleyNode {
     const rows = this.store.listPeers().filter((p) => p.id !== this.identity.id);
     const known = new Set(rows.map((r) => r.id));
     const infos = rows.map((r) => this.peerInfo(r));
-    for (const c of this.discovery?.peers() ?? []) if (!known.has(c.id)) infos.push(this.candidateInfo(c));
+    for (const c of this.discovery?.peers() ?? []) {
+      if (known.has(c.id)) continue;
+      known.add(c.id);
+      infos.push(this.candidateInfo(c));
+    }
+    // Members of the same relay: the other office, reachable through a tunnel on first message.
+    for (const r of this.relays) {
+      for (const m of r.directory) {
+        if (known.has(m.id) || m.id === this.identity.id) continue;
+        known.add(m.id);
+        infos.push({ id: m.id, displayId: displayId(m.id), shortId: shortId(m.id), name: m.name, presence: m.presence, statusText: '', link: null, addresses: [], lastSeen: Date.now(), warning: null });
+      }
+    }
     return infos;
   }
 
@@ -324,6 +364,7 @@ export class ParleyNode {
     this.messenger.stop();
     // Goodbyes first, so peers show us offline at once rather than after a timeout.
     await this.discovery?.stop().catch(() => undefined);
+    await Promise.all(this.relays.map((r) => r.stop().catch(() => undefined)));
     await this.links.stop();
     this.store.close();
     this.log.info('node stopped');

@@ -13,7 +13,8 @@ import { startNode, type ParleyNode } from '../core/node.ts';
 import { parseTiming } from './timing-flag.ts';
 
 const USAGE = `usage: npm run headless -- --data DIR --name NAME [--port N] [--host ADDR] [--json]
-       [--no-discovery | --no-mdns | --no-beacon] [--beacon-port N] [--interfaces eth0,wlan0] [--auto-away SECONDS]`;
+       [--no-discovery | --no-mdns | --no-beacon] [--beacon-port N] [--interfaces eth0,wlan0] [--auto-away SECONDS]
+       [--relay parley-relay://HOST:PORT/?id=RELAY-ID ...] [--relay-token T | env PARLEY_RELAY_TOKEN]`;
 
 async function main(): Promise<void> {
   let values;
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
         'beacon-port': { type: 'string' },
         interfaces: { type: 'string' },
         'auto-away': { type: 'string' },
+        relay: { type: 'string', multiple: true },
+        'relay-token': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
       ...(values.host ? { host: values.host } : {}),
       ...(values.timing ? { timing: parseTiming(values.timing) } : {}),
       ...(values['auto-away'] ? { autoAwayMs: Number(values['auto-away']) * 1000 } : {}),
+      ...(values.relay ? { relays: values.relay.map((address) => ({ address, token: values['relay-token'] ?? process.env.PARLEY_RELAY_TOKEN })) } : {}),
       discovery: values['no-discovery']
         ? false
         : {

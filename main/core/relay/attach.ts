@@ -98,18 +98,15 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
     this.client.on('mail', (items) => this.mailbox?.receive(items));
 
     const onDown = () => this.scheduleCheck();
-    const onUp = (link: Link) => this.onLinkUp(link);
     const onMessage = (m: { mine: boolean; state: string }) => {
       if (m.mine && m.state === 'pending') this.scheduleCheck();
     };
     const onSelf = () => this.client.updateProfile();
     node.links.on('down', onDown);
-    node.links.on('up', onUp);
     node.events.on('message', onMessage);
     node.events.on('self', onSelf);
     this.detach.push(
       () => node.links.off('down', onDown),
-      () => node.links.off('up', onUp),
       () => node.events.off('message', onMessage),
       () => node.events.off('self', onSelf),
     );
@@ -276,21 +273,6 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
   private backoff(attempt: number): number {
     const base = Math.min(this.retryMax, this.retryMin * 2 ** Math.min(attempt, 16));
     return Math.round(base * (0.75 + Math.random() * 0.5));
-  }
-
-  private onLinkUp(link: Link): void {
-    if (link.kind !== 'relay') return;
-    // ParleyNode remembers where a linked peer can be dialed: the remote address of an outgoing
-    // link, or the remote host with the Hello's port for an incoming one. For a relayed link
-    // both point at the relay, which would later answer a direct dial with the wrong
-    // certificate. Undo that until node.ts skips relayed links itself.
-    const derived = new Set([link.remoteAddress]);
-    const port = link.peerHello?.port;
-    if (port) derived.add(formatAddress(link.remoteHost, port));
-    const row = this.node.store.getPeer(link.peerId);
-    if (row && row.addresses.some((a) => derived.has(a))) {
-      this.node.store.upsertPeer({ id: link.peerId, addresses: row.addresses.filter((a) => !derived.has(a)) });
-    }
   }
 }
 
