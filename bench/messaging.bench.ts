@@ -1,37 +1,35 @@
 // Send→ack latency and sustained throughput with SQLite persistence (synchronous=FULL) on
 // both sides, against raw Node TLS 1.3 on loopback measured in the same run.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import readline from 'node:readline';
 import tls from 'node:tls';
-import { generateIdentity } from '../main/core/identity/identity.ts';
+import { CliNode } from '../test/helpers/cli-node.ts';
 import type { ParleyNode } from '../main/core/node.ts';
-import { connect, node, removeTempDirs } from '../test/helpers/nodes.ts';
+import { node, removeTempDirs, tempDir } from '../test/helpers/nodes.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { fmt, printTable, summarize } from './stats.ts';
 
 const ROUND_TRIPS = Number(process.env.BENCH_ROUND_TRIPS ?? 2000);
 const BURST = Number(process.env.BENCH_BURST ?? 50_000);
 
-async function rawTlsPair() {
-  const id = generateIdentity();
-  const opts = { key: id.keyPem, cert: id.certPem, minVersion: 'TLSv1.3' as const };
-  let serverSide!: tls.TLSSocket;
-  const server = tls.createServer(opts, (s) => {
-    serverSide = s;
-    s.setNoDelay(true);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const client = tls.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
+const RAW_PEER = new URL('./raw-tls-peer.ts', import.meta.url).pathname;
+
+/** A raw TLS client connected to a bare TLS server in another process. */
+async function rawTlsPeer(args: string[]) {
+  const child = spawn(process.execPath, [RAW_PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const it = lines[Symbol.asyncIterator]();
+  const port = Number((await it.next()).value);
+  const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3' });
   await once(client, 'secureConnect');
   client.setNoDelay(true);
-  await waitFor('server socket', () => serverSide);
-  return { client, server: serverSide, close: () => { client.destroy(); server.close(); } };
+  return { client, next: () => it.next(), close: () => { client.destroy(); child.kill(); } };
 }
 
-/** Raw TLS: 4-byte length + ~100-byte payload, echoed back by the server. */
+/** Raw TLS: 4-byte length + ~100-byte payload, echoed back by the other process. */
 async function rawRoundTrips(n: number): Promise<number[]> {
-  const { client, server, close } = await rawTlsPair();
-  server.on('data', (d) => server.write(d));
+  const { client, close } = await rawTlsPeer(['--echo']);
   const frame = Buffer.alloc(104, 7);
   frame.writeUInt32BE(100, 0);
   const samples: number[] = [];
@@ -57,28 +55,23 @@ async function rawRoundTrips(n: number): Promise<number[]> {
 }
 
 async function rawThroughput(n: number): Promise<number> {
-  const { client, server, close } = await rawTlsPair();
   const frame = Buffer.alloc(104, 7);
   frame.writeUInt32BE(100, 0);
-  let received = 0;
-  const all = new Promise<void>((resolve) =>
-    server.on('data', (d) => {
-      received += d.length;
-      if (received >= n * frame.length) resolve();
-    }),
-  );
+  const { client, next, close } = await rawTlsPeer(['--count', String(n * frame.length)]);
   const t0 = performance.now();
   for (let i = 0; i < n; i++) if (!client.write(frame)) await once(client, 'drain');
-  await all;
+  await next();
   const secs = (performance.now() - t0) / 1000;
   close();
   return n / secs;
 }
 
-async function parleyPair(): Promise<{ a: ParleyNode; b: ParleyNode; conv: string }> {
+/** The sender in this process, the receiver in its own (the headless CLI), as on two machines. */
+async function parleyPair(): Promise<{ a: ParleyNode; b: { stop(): Promise<void> }; conv: string }> {
   const a = await node('bench-a', undefined, {});
-  const b = await node('bench-b', undefined, {});
-  const conv = await connect(a, b);
+  const b = await CliNode.start({ dataDir: tempDir(), name: 'bench-b' });
+  await a.api.call('addPeer', { address: `127.0.0.1:${b.self.port}`, id: b.self.id });
+  const conv = (await a.api.call('openConversation', { peerId: b.self.id })).id;
   await waitFor('link', () => a.links.get(b.self.id));
   return { a, b, conv };
 }
@@ -128,7 +121,7 @@ export async function messagingBench(): Promise<void> {
   const rawRate = await rawThroughput(BURST * 2);
   const parleyRate = await parleyThroughput(BURST);
   removeTempDirs();
-  printTable('Direct messaging on loopback (persistence: SQLite WAL, synchronous=FULL, both sides)', [
+  printTable('Direct messaging on loopback, sender and receiver in separate processes (persistence: SQLite WAL, synchronous=FULL, both sides)', [
     { name: 'send→ack p50 (ms)', value: fmt(parley.p50), baseline: `${fmt(raw.p50)} raw TLS echo`, ratio: `${fmt(parley.p50 / raw.p50, 1)}×`, target: '≤ 2 ms' },
     { name: 'send→ack p99 (ms)', value: fmt(parley.p99), baseline: `${fmt(raw.p99)} raw TLS echo`, ratio: `${fmt(parley.p99 / raw.p99, 1)}×`, target: '≤ 10 ms' },
     { name: 'sustained one-way (msgs/s, acked + persisted)', value: fmt(parleyRate, 0), baseline: `${fmt(rawRate, 0)} raw TLS frames/s`, ratio: `${fmt(parleyRate / rawRate, 3)}×`, target: '≥ 20,000/s' },

@@ -81,9 +81,9 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return conversationInfo(node, conv.id);
   },
   send: async (node, args) => {
-    const conv = node.store.getConversation(args.convId);
-    if (!conv) throw new ApiError('not-found', 'no such conversation');
-    return node.messenger.send(conv.id, conv.peerId, args.text);
+    const peerId = node.messenger.peerOf(args.convId);
+    if (!peerId) throw new ApiError('not-found', 'no such conversation');
+    return node.messenger.send(args.convId, peerId, args.text);
   },
   retry: (node, args) => {
     const m = node.messenger.retry(args.messageId);

@@ -181,12 +181,6 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       link.send({ t: 'nack', id: frame.id, code: 'invalid' });
       return;
     }
-    const conv = this.store.getConversation(expectedConv);
-    if (frame.lamport > (conv?.lamport ?? 0) + MAX_LAMPORT_JUMP) {
-      this.log.warn({ peer: link.peerId.slice(0, 7), msg: frame.id }, 'message with an implausible Lamport clock');
-      link.send({ t: 'nack', id: frame.id, code: 'invalid' });
-      return;
-    }
     this.incoming.push({ link, frame });
     this.scheduleFlush();
   }
@@ -264,9 +258,19 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   private storeIncoming(incoming: Array<{ link: Link; frame: FrameOf<'msg'> }>): void {
+    const clocks = new Map<string, number>();
     for (const peer of new Set(incoming.map((i) => i.link.peerId))) {
-      if (!this.store.getConversation(this.store.directConversationId(this.selfId, peer))) this.store.ensureDirectConversation(this.selfId, peer);
+      const convId = this.store.directConversationId(this.selfId, peer);
+      const conv = this.store.getConversation(convId) ?? this.store.ensureDirectConversation(this.selfId, peer);
+      clocks.set(convId, conv.lamport);
     }
+    incoming = incoming.filter(({ link, frame }) => {
+      if (frame.lamport <= clocks.get(frame.conv)! + MAX_LAMPORT_JUMP) return true;
+      this.log.warn({ peer: link.peerId.slice(0, 7), msg: frame.id }, 'message with an implausible Lamport clock');
+      link.send({ t: 'nack', id: frame.id, code: 'invalid' });
+      return false;
+    });
+    if (incoming.length === 0) return;
     let outcomes: Array<'stored' | 'duplicate' | 'conflict'>;
     try {
       outcomes = this.store.insertIncoming(incoming.map((i) => i.frame));
@@ -333,7 +337,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   private readonly convPeers = new Map<string, PeerId>();
 
   /** A conversation's peer never changes, so it is looked up once. */
-  private peerOf(convId: string): PeerId | undefined {
+  peerOf(convId: string): PeerId | undefined {
     let peer = this.convPeers.get(convId);
     if (!peer) {
       peer = this.store.getConversation(convId)?.peerId;
