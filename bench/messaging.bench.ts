@@ -4,9 +4,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import readline from 'node:readline';
 import tls from 'node:tls';
-import { CliNode } from '../test/helpers/cli-node.ts';
+import type { SelfInfo } from '../main/contract/contract.ts';
 import type { ParleyNode } from '../main/core/node.ts';
-import { node, removeTempDirs, tempDir } from '../test/helpers/nodes.ts';
+import { node, removeTempDirs } from '../test/helpers/nodes.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { fmt, printTable, summarize } from './stats.ts';
 
@@ -66,31 +66,41 @@ async function rawThroughput(n: number): Promise<number> {
   return n / secs;
 }
 
-/** The sender in this process, the receiver in its own (the headless CLI), as on two machines. */
+const PEER = new URL('./parley-peer.ts', import.meta.url).pathname;
+
+/** The sender in this process, the receiver in its own, as on two machines. */
 async function parleyPair(): Promise<{ a: ParleyNode; b: { stop(): Promise<void> }; conv: string }> {
   const a = await node('bench-a', undefined, {});
-  const b = await CliNode.start({ dataDir: tempDir(), name: 'bench-b' });
-  await a.api.call('addPeer', { address: `127.0.0.1:${b.self.port}`, id: b.self.id });
-  const conv = (await a.api.call('openConversation', { peerId: b.self.id })).id;
-  await waitFor('link', () => a.links.get(b.self.id));
+  const child = spawn(process.execPath, [PEER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const first = await readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]().next();
+  const self = JSON.parse(first.value as string) as SelfInfo;
+  await a.api.call('addPeer', { address: `127.0.0.1:${self.port}`, id: self.id });
+  const conv = (await a.api.call('openConversation', { peerId: self.id })).id;
+  await waitFor('link', () => a.links.get(self.id));
+  const b = { stop: async () => void (child.kill('SIGTERM'), await once(child, 'exit')) };
   return { a, b, conv };
 }
 
+/** Time from `send` to the receiver's ack arriving (the receiver acks only after its commit). */
 async function parleyRoundTrips(n: number): Promise<number[]> {
   const { a, b, conv } = await parleyPair();
   const waiting = new Map<string, () => void>();
-  a.api.on('message', (m) => {
-    if (m.state === 'delivered') waiting.get(m.id)?.();
+  a.links.on('frame', (_link, f) => {
+    if (f.t === 'ack') for (const id of f.ids) waiting.get(id)?.();
   });
   const samples: number[] = [];
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();
+    let acked = false;
     let resolveAck!: () => void;
-    const acked = new Promise<void>((r) => (resolveAck = r));
+    const ack = new Promise<void>((r) => (resolveAck = r));
     const m = await a.api.call('send', { convId: conv, text: `latency probe ${i} with a typical length of a chat line` });
-    waiting.set(m.id, resolveAck);
-    if (a.store.getMessage(m.id)?.state === 'delivered') resolveAck();
-    await acked;
+    waiting.set(m.id, () => {
+      acked = true;
+      resolveAck();
+    });
+    if (!acked && a.store.getMessage(m.id)?.state === 'delivered') resolveAck();
+    await ack;
     waiting.delete(m.id);
     samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }

@@ -60,6 +60,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.links.on('down', (link) => this.onLinkDown(link));
     this.links.on('drain', (link) => this.pump(link.peerId));
     this.links.on('frame', (link, frame) => {
+      if (this.stopped) return;
       switch (frame.t) {
         case 'msg':
           return this.onMsg(link, frame);
@@ -108,6 +109,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   /** Writes what the outbox holds for this peer to its link, in order, within the window. */
   pump(peerId: PeerId): void {
+    if (this.stopped) return;
     const state = this.linkStates.get(peerId);
     if (!state || state.link.closed) return;
     while (state.inflight.size < WINDOW && state.link.writable) {
@@ -219,6 +221,14 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   }
 
   private flush(): void {
+    // After stop() the store is (about to be) closed: what is unacked stays in the outbox.
+    if (this.stopped) {
+      for (const s of this.sendQueue) s.reject(new Error('node is shutting down'));
+      this.sendQueue = [];
+      this.incoming = [];
+      this.acked = [];
+      return;
+    }
     const sends = this.sendQueue;
     const incoming = this.incoming;
     const acked = this.acked;
@@ -346,7 +356,11 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     return peer;
   }
 
+  private stopped = false;
+
   stop(): void {
+    this.stopped = true;
+    this.flush();
     clearInterval(this.overdueTimer);
   }
 }
