@@ -209,6 +209,18 @@ describe('1:1 messaging', () => {
     await waitFor('typing hidden when the link drops', () => seen.length === 4 && seen[3] === false);
   });
 
+  it('stops cleanly with work still queued: queued sends fail with a reason, nothing touches the closed database', async () => {
+    const alice = await start('alice');
+    const bob = await start('bob');
+    const conv = await connect(alice, bob);
+    await waitFor('link', () => alice.links.get(bob.self.id));
+    const sends = Array.from({ length: 50 }, (_, i) => alice.api.call('send', { convId: conv, text: `last words ${i}` }).then(() => 'ok', (e: Error) => e.message));
+    await stop(alice);
+    const outcomes = await Promise.all(sends);
+    assert.ok(outcomes.every((o) => o === 'ok' || /shutting down/.test(o)), JSON.stringify(outcomes.slice(0, 3)));
+    await new Promise((r) => setTimeout(r, 100));
+  });
+
   it('rejects arguments that break the contract before they reach the core', async () => {
     const alice = await start('alice');
     await assert.rejects(alice.api.call('send', { convId: '', text: 'x' }), /invalid|too_small|convId/i);
