@@ -1,7 +1,10 @@
 // Reliable 1:1 messaging between real nodes in one process: real TLS on loopback, real
 // SQLite files. Faults are injected on the wire by a TCP proxy, never by mocking.
 import assert from 'node:assert/strict';
+import tls from 'node:tls';
 import { after, describe, it } from 'node:test';
+import { encodeFrame } from '../../main/core/protocol/codec.ts';
+import { ALPN, CAPABILITIES, PROTOCOL_VERSION } from '../../main/core/protocol/frames.ts';
 import type { MessageInfo } from '../../main/contract/contract.ts';
 import type { ParleyNode } from '../../main/core/node.ts';
 import { connect, fastTiming, fullHistory, node, recorder, removeTempDirs, tempDir } from '../helpers/nodes.ts';
@@ -207,6 +210,27 @@ describe('1:1 messaging', () => {
     await waitFor('typing shown again', () => seen.length === 3);
     alice.links.get(bob.self.id)!.destroy('cable pulled');
     await waitFor('typing hidden when the link drops', () => seen.length === 4 && seen[3] === false);
+  });
+
+  it('never shows a peer offline while one link replaces another', async () => {
+    const alice = await start('alice');
+    const bob = await start('bob');
+    await connect(bob, alice);
+    await waitFor('link', () => alice.links.get(bob.self.id) && bob.links.get(alice.self.id));
+    const seen: string[] = [];
+    alice.api.on('peer', (p) => p.id === bob.self.id && seen.push(p.presence));
+    const first = alice.links.get(bob.self.id)!;
+    // A second connection from Bob's identity (same dialer): Alice keeps the newer one.
+    const s = tls.connect({ host: '127.0.0.1', port: alice.self.port, key: bob.identity.keyPem, cert: bob.identity.certPem, rejectUnauthorized: false, minVersion: 'TLSv1.3', ALPNProtocols: [ALPN] });
+    await new Promise((r) => s.once('secureConnect', r));
+    s.on('error', () => undefined);
+    s.resume();
+    s.write(encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, min: 1, id: bob.self.id, name: 'bob', presence: 'online', statusText: '', caps: [...CAPABILITIES], instance: 'second-connection' }));
+    await waitFor('replaced', () => first.closed && alice.links.get(bob.self.id) && alice.links.get(bob.self.id) !== first);
+    await sleep(200);
+    s.destroy();
+    assert.ok(seen.length > 0, 'the replacement was announced');
+    assert.ok(!seen.includes('offline'), `peer events during replacement: ${seen.join(',')}`);
   });
 
   it('stops cleanly with work still queued: queued sends fail with a reason, nothing touches the closed database', async () => {

@@ -232,7 +232,8 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
         link.close('duplicate');
         return;
       }
-      this.links.delete(link.peerId);
+      // The new link takes the slot first, so nobody sees the peer offline for an instant.
+      this.links.set(link.peerId, link);
       existing.close('duplicate');
       this.emit('down', existing, 'replaced by a newer link');
     }
