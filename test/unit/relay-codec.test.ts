@@ -208,8 +208,10 @@ describe('relay frame codec', () => {
     assert.match(msgpackProblem(Buffer.concat([deep, Buffer.from([0xc0])])) ?? '', /deeper/);
     assert.match(msgpackProblem(Buffer.from([0x81, 0xa1, 0xff, 0xc0])) ?? '', /UTF-8/);
     assert.match(msgpackProblem(Buffer.from([0x82, 0xa1, 0x74, 0x01, 0xa1, 0x74, 0x02])) ?? '', /duplicate/);
-    assert.match(msgpackProblem(Buffer.from([0xc0, 0xc0])) ?? '', /trailing/);
-    assert.match(msgpackProblem(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])) ?? '', /truncated/);
+    // Trailing bytes are decode()'s to refuse (it throws on extra bytes after the value).
+    assert.throws(() => decodeRelayPayload(Buffer.concat([encode({ t: 'ping', n: 1 }), Buffer.from([0xc0])])), RelayProtocolError);
+    assert.match(msgpackProblem(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff])) ?? '', /more than|truncated/);
+    assert.match(msgpackProblem(Buffer.from([0x92, 0x01])) ?? '', /truncated|missing|end/);
     assert.match(msgpackProblem(Buffer.from([0xc7, 0x01, 0x01, 0x00])) ?? '', /extension/);
     assert.equal(msgpackProblem(encode({ t: 'ping', n: 1 })), null);
   });

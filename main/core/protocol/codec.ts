@@ -62,7 +62,7 @@ const MAX_DEPTH = 8;
  * (Floats and bin are allowed: unknown fields are ignored, and a later version may use them.)
  * Input is untrusted here: every step advances, and every read is bounds-checked.
  */
-function tokenProblem(p: Uint8Array): string | null {
+export function msgpackProblem(p: Uint8Array, maxDepth = MAX_DEPTH): string | null {
   const end = p.byteLength;
   // Open containers, innermost last, as parallel stacks (this runs for every frame received):
   // items still expected, and for maps the offset into `keys` where their keys start.
@@ -159,7 +159,7 @@ function tokenProblem(p: Uint8Array): string | null {
       left[depth - 1]!--;
     }
     if (items > 0) {
-      if (depth + 1 > MAX_DEPTH) return `nested deeper than ${MAX_DEPTH}`;
+      if (depth + 1 > maxDepth) return `nested deeper than ${maxDepth}`;
       // Checked here, before decode() would, because the duplicate-key scan is quadratic.
       if (isMap && items / 2 > decodeLimits.maxMapLength) return `map of more than ${decodeLimits.maxMapLength} entries`;
       if (!isMap && items > decodeLimits.maxArrayLength) return `array of more than ${decodeLimits.maxArrayLength} elements`;
@@ -207,7 +207,7 @@ export function encodeFrame(frame: Frame): Buffer {
 /** Decodes and validates one payload (without its length prefix). */
 export function decodePayload(payload: Uint8Array): Frame {
   if (payload.byteLength === 0) throw new ProtocolError('empty-frame', 'empty frame');
-  const problem = tokenProblem(payload);
+  const problem = msgpackProblem(payload);
   if (problem) throw new ProtocolError('bad-encoding', `undecodable payload: ${problem}`);
   let value: unknown;
   try {

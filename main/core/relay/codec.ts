@@ -6,7 +6,10 @@
 // input makes push() do anything but return frames or throw a RelayProtocolError.
 import { isUtf8 } from 'node:buffer';
 import { decode, encode } from '@msgpack/msgpack';
+import { msgpackProblem } from '../protocol/codec.ts';
 import { MAX_RELAY_FRAME_BYTES, RELAY_FRAME_TYPES, RelayFrame } from './frames.ts';
+
+export { msgpackProblem };
 
 export class RelayProtocolError extends Error {
   readonly code: 'frame-too-large' | 'empty-frame' | 'bad-encoding' | 'unknown-type' | 'bad-frame';
@@ -19,84 +22,6 @@ export class RelayProtocolError extends Error {
 
 const MAX_DEPTH = 6;
 
-/**
- * What is wrong with a MessagePack payload that decode() would accept anyway, or null:
- * invalid UTF-8 in strings (decoders disagree on it), nesting deeper than MAX_DEPTH (decode()
- * has no depth limit), non-string or duplicate map keys, trailing or missing bytes.
- * The same checks as the peer codec's scanner, kept here because that one is private.
- */
-export function msgpackProblem(p: Uint8Array): string | null {
-  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const open: Array<{ left: number; keys: Set<string> | null }> = [];
-  let pos = 0;
-  let roots = 0;
-  try {
-    while (pos < p.byteLength) {
-      if (open.length === 0 && roots++ > 0) return 'trailing bytes after the frame';
-      const b = view.getUint8(pos);
-      let head = 1;
-      let data = 0;
-      let items = 0;
-      let isStr = false;
-      let isMap = false;
-      if (b <= 0x7f || b >= 0xe0) {
-        // fixint
-      } else if (b <= 0x8f) [items, isMap] = [2 * (b & 0x0f), true];
-      else if (b <= 0x9f) items = b & 0x0f;
-      else if (b <= 0xbf) [data, isStr] = [b & 0x1f, true];
-      else {
-        const u8 = () => view.getUint8(pos + 1);
-        const u16 = () => view.getUint16(pos + 1);
-        const u32 = () => view.getUint32(pos + 1);
-        switch (b) {
-          case 0xc0: case 0xc2: case 0xc3: break;
-          case 0xc1: return 'reserved byte 0xc1';
-          case 0xc4: [head, data] = [2, u8()]; break;
-          case 0xc5: [head, data] = [3, u16()]; break;
-          case 0xc6: [head, data] = [5, u32()]; break;
-          case 0xc7: case 0xc8: case 0xc9: case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
-            return 'extension types are not used';
-          case 0xca: case 0xce: case 0xd2: data = 4; break;
-          case 0xcb: case 0xcf: case 0xd3: data = 8; break;
-          case 0xcc: case 0xd0: data = 1; break;
-          case 0xcd: case 0xd1: data = 2; break;
-          case 0xd9: [head, data, isStr] = [2, u8(), true]; break;
-          case 0xda: [head, data, isStr] = [3, u16(), true]; break;
-          case 0xdb: [head, data, isStr] = [5, u32(), true]; break;
-          case 0xdc: [head, items] = [3, u16()]; break;
-          case 0xdd: [head, items] = [5, u32()]; break;
-          case 0xde: [head, items, isMap] = [3, 2 * u16(), true]; break;
-          case 0xdf: [head, items, isMap] = [5, 2 * u32(), true]; break;
-          default: return `unexpected byte 0x${b.toString(16)}`;
-        }
-      }
-      const start = pos + head;
-      pos = start + data;
-      if (pos > p.byteLength) return 'truncated';
-      // A container cannot hold more items than bytes remain: refuse before tracking it.
-      if (items > p.byteLength - pos) return 'truncated';
-      if (isStr && !isUtf8(p.subarray(start, pos))) return 'a string is not valid UTF-8';
-      const parent = open[open.length - 1];
-      if (parent) {
-        if (parent.keys && parent.left % 2 === 0) {
-          if (!isStr) return 'a map key is not a string';
-          const key = Buffer.from(p.buffer, p.byteOffset + start, data).toString('utf8');
-          if (parent.keys.has(key)) return 'duplicate map key';
-          parent.keys.add(key);
-        }
-        parent.left--;
-      }
-      if (items > 0) {
-        open.push({ left: items, keys: isMap ? new Set() : null });
-        if (open.length > MAX_DEPTH) return `nested deeper than ${MAX_DEPTH}`;
-      }
-      while (open.length > 0 && open[open.length - 1]!.left === 0) open.pop();
-    }
-    return open.length > 0 || roots === 0 ? 'truncated' : null;
-  } catch {
-    return 'truncated';
-  }
-}
 
 const decodeLimits = {
   maxStrLength: MAX_RELAY_FRAME_BYTES,
@@ -125,7 +50,7 @@ export function relayFrameSize(frame: RelayFrame): number {
 
 export function decodeRelayPayload(payload: Uint8Array): RelayFrame {
   if (payload.byteLength === 0) throw new RelayProtocolError('empty-frame', 'empty frame');
-  const problem = msgpackProblem(payload);
+  const problem = msgpackProblem(payload, MAX_DEPTH);
   if (problem) throw new RelayProtocolError('bad-encoding', `undecodable payload: ${problem}`);
   let value: unknown;
   try {
