@@ -4,11 +4,13 @@ import os from 'node:os';
 import { discoveryBench } from './discovery.bench.ts';
 import { messagingBench } from './messaging.bench.ts';
 import { relayBench } from './relay.bench.ts';
+import { webBench } from './web.bench.ts';
 
 const benches: Record<string, () => Promise<void>> = {
   messaging: messagingBench,
   relay: relayBench,
   discovery: discoveryBench,
+  web: webBench,
 };
 
 const wanted = process.argv.slice(2);

@@ -1,11 +1,12 @@
 // Two people, two web-mode nodes in their own processes, two browser profiles: the whole
-// path a person takes, from first run to searching history and coming back after a restart.
+// path a person takes, from first run to typing, unread messages, presence, searching
+// history and coming back after a restart.
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { SCREENSHOTS, WebNode, freePort, launchChromium, uiSkipReason } from './web-node.ts';
 
 // page.evaluate callbacks run in the browser; these name its globals for the type checker
@@ -32,6 +33,30 @@ async function addPeer(page: Page, other: WebNode, screenshot?: string): Promise
 
 function person(page: Page, node: WebNode) {
   return page.locator(`button.person[data-peer-id="${node.self.id}"]`);
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Within the visible part of the message list, not just in the DOM (it renders a few rows beyond the view). */
+async function inView(locator: Locator): Promise<boolean> {
+  if ((await locator.count()) === 0) return false;
+  const box = await locator.first().boundingBox();
+  const list = await locator.page().getByTestId('message-list').boundingBox();
+  return !!box && !!list && box.y + box.height > list.y && box.y < list.y + list.height;
+}
+
+/**
+ * Sends through a node's bridge, pipelined (the core queues sends in the order they arrive,
+ * and commits each batch at once) but within the bridge's limit of requests in flight.
+ */
+async function sendMany(node: WebNode, convId: string, texts: string[]): Promise<void> {
+  for (let i = 0; i < texts.length; i += 50) await Promise.all(texts.slice(i, i + 50).map((text) => node.call('send', { convId, text })));
 }
 
 async function send(page: Page, text: string): Promise<void> {
@@ -136,6 +161,30 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     await shot(pb, 'conversation-other-side');
   });
 
+  it('shows the other side that someone is typing, until the message is sent or the text cleared', async () => {
+    const bobSees = pb.getByTestId('typing-indicator');
+    assert.equal(await bobSees.getAttribute('aria-live'), 'polite');
+    assert.equal(await bobSees.innerText(), '');
+    const composer = pa.getByTestId('composer');
+    await composer.pressSequentially('Running a bit');
+    await bobSees.getByText('Alice is typing…').waitFor();
+    // In the people list too, in place of the status line.
+    await person(pb, alice).locator('.person-preview.typing', { hasText: 'typing…' }).waitFor();
+    await shot(pb, 'typing');
+    // Nobody is told about their own typing.
+    assert.equal(await pa.getByTestId('typing-indicator').innerText(), '');
+
+    await composer.press('Enter');
+    await pb.locator('.msg-row.theirs', { hasText: 'Running a bit' }).waitFor();
+    await bobSees.getByText('Alice is typing…').waitFor({ state: 'detached' });
+    assert.equal(await person(pb, alice).locator('.person-preview.typing').count(), 0);
+
+    await composer.pressSequentially('late, sorr');
+    await bobSees.getByText('Alice is typing…').waitFor();
+    await composer.fill('');
+    await bobSees.getByText('Alice is typing…').waitFor({ state: 'detached' });
+  });
+
   it('keeps a draft per conversation; Shift+Enter is a new line, Enter sends', async () => {
     const composer = pa.getByTestId('composer');
     await composer.fill('first line');
@@ -161,14 +210,41 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     ]);
   });
 
-  it('finds a message anywhere in the history and jumps to it', async () => {
-    // A long history from Bob, sent through his bridge: the needle is far above the fold.
+  it('marks where the unread messages start when a conversation is opened, and jumps to the latest', async () => {
+    // A long history from Bob, sent through his bridge and read by Alice as it arrives.
     const conv = await bob.call('openConversation', { peerId: alice.self.id });
-    await bob.call('send', { convId: conv.id, text: 'the quartz needle is here' });
-    for (let i = 0; i < 120; i++) await bob.call('send', { convId: conv.id, text: `filler message number ${i}` });
-    await pa.locator('.msg-row.theirs', { hasText: 'filler message number 119' }).waitFor();
-    assert.equal(await pa.locator('.msg-row', { hasText: 'quartz needle' }).count(), 0, 'the needle starts off screen');
+    await sendMany(bob, conv.id, ['the quartz needle is here', ...Array.from({ length: 240 }, (_, i) => `older filler ${i}`)]);
+    await pa.locator('.msg-row.theirs', { hasText: 'older filler 239' }).waitFor();
+    await waitUntil(async () => (await bob.call('history', { convId: conv.id, limit: 1 }))[0]?.state === 'read');
 
+    // Then Alice looks elsewhere (a reload opens no conversation) and Bob writes on.
+    await pa.reload();
+    await person(pa, bob).waitFor();
+    assert.equal(await pa.locator('.conversation').count(), 0, 'no conversation is open');
+    await sendMany(bob, conv.id, Array.from({ length: 40 }, (_, i) => `unread message ${i}`));
+    await person(pa, bob).locator('.badge', { hasText: '40' }).waitFor();
+
+    await person(pa, bob).click();
+    const marker = pa.getByTestId('unread-marker');
+    await marker.waitFor();
+    assert.equal(await pa.getByTestId('unread-marker').count(), 1);
+    // The line sits right above the first unread message, and the view opens there.
+    const firstUnread = pa.locator('.vrow', { has: marker }).locator('.msg-row.theirs .msg-text');
+    assert.equal(await firstUnread.innerText(), 'unread message 0');
+    const box = await marker.boundingBox();
+    assert.ok(box && box.y > 0 && box.y < 400, `marker near the top of the view: ${JSON.stringify(box)}`);
+    const latest = pa.locator('.msg-row', { hasText: 'unread message 39' });
+    assert.equal(await inView(latest), false, 'the latest is below the fold');
+    // Opened is read (the line stays for this visit).
+    await person(pa, bob).locator('.badge').waitFor({ state: 'detached' });
+    await shot(pa, 'unread-marker');
+
+    await pa.locator('.jump-latest').click();
+    await waitUntil(() => inView(latest));
+    await pa.locator('.jump-latest').waitFor({ state: 'detached' });
+  });
+
+  it('finds an old message and opens it in context, then goes back to the latest', async () => {
     await pa.getByRole('button', { name: 'Search messages' }).click();
     await pa.locator('.search-input').fill('quartz');
     const hit = pa.locator('.search-hit', { hasText: 'needle' });
@@ -181,9 +257,18 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     assert.ok(await target.isVisible());
     const box = await target.boundingBox();
     assert.ok(box && box.y > 60 && box.y < 720, `in view: ${JSON.stringify(box)}`);
-    // Away from the bottom now: the way back is offered.
+    // In context: its neighbours are on screen too.
+    assert.ok(await pa.locator('.msg-text', { hasText: /^older filler 0$/ }).isVisible());
+    // The needle was older than the newest page: what came with it is the page around it,
+    // not everything since.
+    const list = pa.getByTestId('message-list');
+    assert.equal(await list.getAttribute('data-has-newer'), 'true');
+    assert.ok(Number(await list.getAttribute('data-count')) <= 200, `${await list.getAttribute('data-count')} loaded`);
+    await shot(pa, 'search-jump');
+
     await pa.locator('.jump-latest').click();
-    await pa.locator('.msg-row', { hasText: 'filler message number 119' }).waitFor();
+    await pa.locator('.msg-row', { hasText: 'unread message 39' }).waitFor();
+    assert.equal(await list.getAttribute('data-has-newer'), 'false');
   });
 
   it('says when a message is not delivered yet, and offers retry and cancel', async () => {
@@ -257,14 +342,23 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     await shot(pa, 'settings-dark-zh');
   });
 
-  it('keeps profile and appearance settings across a restart', async () => {
+  it('shows a presence and status change on the other side at once', async () => {
     await pa.locator('input[name=statusText]').fill('At lunch');
     await pa.locator('select[name=presence]').selectOption('busy');
     await pa.locator('dialog button[type=submit]').click();
     await pa.locator('dialog .saved').waitFor();
-    await person(pb, alice).locator('.person-preview', { hasText: 'At lunch' }).waitFor();
     await pa.keyboard.press('Escape');
+    // Bob has Alice's conversation open: the list and the header both change.
+    await person(pb, alice).locator('.presence-busy').waitFor();
+    await person(pb, alice).locator('.person-preview', { hasText: 'At lunch' }).waitFor();
+    const subtitle = pb.locator('.conv-subtitle');
+    await subtitle.getByText('Busy', { exact: true }).waitFor();
+    assert.match(await subtitle.innerText(), /^Busy · direct connection · At lunch$/);
+    await shot(pb, 'presence-other-side');
     await shot(pa, 'conversation-dark-zh');
+  });
+
+  it('keeps profile and appearance settings across a restart', async () => {
 
     await alice.stop();
     alice = await WebNode.start({ dataDir: aliceDir, webPort: aliceWebPort, timing });
@@ -282,7 +376,7 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     // History survived too, and Bob comes back online.
     await person(pa, bob).locator('.presence-online').waitFor({ timeout: 30_000 });
     await person(pa, bob).click();
-    await pa.locator('.msg-row', { hasText: 'filler message number 119' }).waitFor();
+    await pa.locator('.msg-row', { hasText: 'unread message 39' }).waitFor();
   });
 
   it('picks up a new address pasted into an open tab', async () => {

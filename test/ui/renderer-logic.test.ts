@@ -1,12 +1,15 @@
 // The renderer's pure logic, run directly under Node: message order and merging, rows
-// with day separators and the new-messages line, links, labels.
+// with day separators and the new-messages line, links, labels, the typing signal and
+// search-as-you-type.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MessageInfo } from '../../main/contract/contract.ts';
 import { cleanLabel } from '../../renderer/src/app/labels.ts';
-import { compareMessages, prependPage, upsertMessage } from '../../renderer/src/app/order.ts';
+import { appendPage, compareMessages, fitsWindow, prependPage, upsertMessage } from '../../renderer/src/app/order.ts';
 import { buildRows } from '../../renderer/src/features/conversation/rows.ts';
 import { linkify, safeHref } from '../../renderer/src/features/conversation/linkify.ts';
+import { TYPING_REPEAT_MS, TypingSignal } from '../../renderer/src/features/conversation/typing-signal.ts';
+import { LatestOnly } from '../../renderer/src/features/search/latest-only.ts';
 
 const A = 'A'.repeat(52);
 const B = 'B'.repeat(52);
@@ -49,6 +52,128 @@ describe('message order in the renderer', () => {
     const list = [msg('3', 3), msg('4', 4)];
     assert.deepEqual(prependPage([msg('1', 1), msg('2', 2), msg('3', 3)], list).map((m) => m.id), ['1', '2', '3', '4']);
     assert.equal(prependPage([], list), list);
+  });
+
+  it('appends a newer page without duplicating the overlap', () => {
+    const list = [msg('1', 1), msg('2', 2)];
+    assert.deepEqual(appendPage(list, [msg('2', 2), msg('3', 3), msg('4', 4)]).map((m) => m.id), ['1', '2', '3', '4']);
+    assert.equal(appendPage(list, []), list);
+    assert.equal(appendPage(list, [msg('2', 2)]), list);
+  });
+
+  it('keeps a live message out of a window that ends before the newest, unless it falls inside it', () => {
+    const window = [msg('5', 5), msg('6', 6)];
+    assert.equal(fitsWindow(window, msg('9', 9), false), false, 'past the end: it would leave a gap');
+    assert.equal(fitsWindow(window, msg('6', 6, { state: 'read' }), false), true, 'a change to a loaded message');
+    assert.equal(fitsWindow(window, msg('9', 9), true), true, 'the window reaches the newest message');
+    assert.equal(fitsWindow([], msg('1', 1), true), true);
+  });
+});
+
+describe('the typing signal sent from the composer', () => {
+  const record = () => {
+    let now = 0;
+    const sent: Array<[number, boolean]> = [];
+    const signal = new TypingSignal((typing) => sent.push([now, typing]), () => now);
+    return { signal, sent, at: (t: number) => (now = t) };
+  };
+
+  it('says "typing" on the first keystroke and repeats it at most every 3 s while typing goes on', () => {
+    const { signal, sent, at } = record();
+    for (let t = 0; t <= 7000; t += 250) {
+      at(t);
+      signal.input(`text ${t}`);
+    }
+    assert.deepEqual(sent, [
+      [0, true],
+      [TYPING_REPEAT_MS, true],
+      [2 * TYPING_REPEAT_MS, true],
+    ]);
+    assert.ok(TYPING_REPEAT_MS < 6000, 'repeats well before the receiver gives up');
+  });
+
+  it('says "stopped" once when the text is cleared, sent or left, and nothing when it was not typing', () => {
+    const { signal, sent, at } = record();
+    signal.stop();
+    signal.input('   ');
+    assert.deepEqual(sent, [], 'blank text is not typing');
+    signal.input('hi');
+    at(100);
+    signal.input('');
+    signal.input('');
+    signal.stop();
+    assert.deepEqual(sent, [
+      [0, true],
+      [100, false],
+    ]);
+  });
+
+  it('says "typing" again at once after stopping, without waiting for the repeat interval', () => {
+    const { signal, sent, at } = record();
+    signal.input('a');
+    at(500);
+    signal.stop();
+    at(600);
+    signal.input('b');
+    assert.deepEqual(sent, [
+      [0, true],
+      [500, false],
+      [600, true],
+    ]);
+  });
+});
+
+describe('search as you type', () => {
+  const controlled = () => {
+    const calls: Array<{ query: string; resolve: (r: string) => void; reject: (e: Error) => void }> = [];
+    const shown: Array<[string, string]> = [];
+    const search = new LatestOnly<string>(
+      (query) => new Promise((resolve, reject) => calls.push({ query, resolve, reject })),
+      (query, r) => shown.push([query, r]),
+    );
+    return { search, calls, shown };
+  };
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('searches the first query at once and keeps one search in flight, running only the newest one next', async () => {
+    const { search, calls, shown } = controlled();
+    search.request('q');
+    assert.deepEqual(calls.map((c) => c.query), ['q'], 'no delay before the first search');
+    search.request('qu');
+    search.request('qua');
+    search.request('quar');
+    assert.equal(calls.length, 1, 'nothing else while one is in flight');
+    calls[0]!.resolve('results for q');
+    await tick();
+    assert.deepEqual(shown, [], 'results for an old query are not shown');
+    assert.deepEqual(calls.map((c) => c.query), ['q', 'quar'], 'the queries in between are skipped');
+    calls[1]!.resolve('results for quar');
+    await tick();
+    assert.deepEqual(shown, [['quar', 'results for quar']]);
+  });
+
+  it('drops late results once the field is cleared, and goes on after a failed search', async () => {
+    const { search, calls, shown } = controlled();
+    search.request('abc');
+    search.request('');
+    calls[0]!.resolve('late');
+    await tick();
+    assert.deepEqual(shown, []);
+    search.request('x');
+    calls[1]!.reject(new Error('connection lost'));
+    await tick();
+    search.request('xy');
+    assert.deepEqual(calls.map((c) => c.query), ['abc', 'x', 'xy']);
+    calls[2]!.resolve('ok');
+    await tick();
+    assert.deepEqual(shown, [['xy', 'ok']]);
+  });
+
+  it('does not search again when only trailing space changed the query', () => {
+    const { search, calls } = controlled();
+    search.request('needle');
+    search.request('needle');
+    assert.equal(calls.length, 1);
   });
 });
 

@@ -39,3 +39,22 @@ export function prependPage(page: MessageInfo[], list: MessageInfo[]): MessageIn
   const fresh = page.filter((m) => !have.has(m.id));
   return fresh.length ? fresh.concat(list) : list;
 }
+
+/** Current list + newer page (scrolling down from a search hit), dropping any overlap. */
+export function appendPage(list: MessageInfo[], page: MessageInfo[]): MessageInfo[] {
+  if (page.length === 0) return list;
+  const have = new Set<string>();
+  for (let i = Math.max(0, list.length - page.length - 1); i < list.length; i++) have.add(list[i]!.id);
+  const fresh = page.filter((m) => !have.has(m.id));
+  return fresh.length ? list.concat(fresh) : list;
+}
+
+/**
+ * Whether a live message belongs in a loaded window that may stop short of the newest
+ * message: one past the window's end would leave a gap, so it waits until that end is loaded.
+ */
+export function fitsWindow(list: MessageInfo[], m: MessageInfo, reachesNewest: boolean): boolean {
+  if (reachesNewest) return true;
+  const last = list[list.length - 1];
+  return !!last && compareMessages(m, last) <= 0;
+}

@@ -4,7 +4,7 @@
 import { LIMITS, type ConversationInfo, type MessageInfo, type PeerId, type PeerInfo, type SelfInfo } from '../../../main/contract/contract.ts';
 import type { ConnectionState, Transport } from '../transport/transport.ts';
 import { cleanPeer, cleanSelf } from './labels.ts';
-import { compareMessages, prependPage, upsertMessage } from './order.ts';
+import { appendPage, compareMessages, fitsWindow, prependPage, upsertMessage } from './order.ts';
 import { loadDrafts, saveDrafts } from './prefs.ts';
 
 export interface ConvView {
@@ -13,8 +13,19 @@ export interface ConvView {
   messages: MessageInfo[] | null;
   hasOlder: boolean;
   loadingOlder: boolean;
+  /** True while the loaded window ends before the newest message (after a jump to a search hit). */
+  hasNewer: boolean;
+  loadingNewer: boolean;
+  /** Bumped when the loaded window is replaced rather than extended: the list starts afresh. */
+  window: number;
+  /** Follow rows appended at the end while at the bottom: yes for live messages, no for a page loaded by scrolling down. */
+  followAppends: boolean;
   /** The first message under the "new messages" line, fixed when the conversation opens. */
   firstUnreadId: string | null;
+}
+
+function convView(info: ConversationInfo): ConvView {
+  return { info, messages: null, hasOlder: true, loadingOlder: false, hasNewer: false, loadingNewer: false, window: 0, followAppends: true, firstUnreadId: null };
 }
 
 export interface Notice {
@@ -29,6 +40,14 @@ export interface FocusTarget {
 }
 
 const PAGE = 200;
+/**
+ * The most messages one conversation keeps loaded. Scrolling on drops the far end of the
+ * window (it loads again when scrolled back), so the list's per-page work and the memory stay
+ * the same at message 100,000 as at message 2,000.
+ */
+export const MAX_LOADED = 2_000;
+/** `history` with `around` returns this many older messages before the one asked for. */
+const AROUND_HALF = Math.max(1, Math.floor(PAGE / 2));
 
 export class AppStore {
   version = 0;
@@ -45,6 +64,8 @@ export class AppStore {
   readonly drafts = loadDrafts();
   /** Incoming messages that arrived while the person was scrolled up, per conversation. */
   readonly arrivedBelow = new Map<string, number>();
+  /** Who is typing in which conversation (the core expires a silent "typing" by itself). */
+  readonly typing = new Map<string, readonly PeerId[]>();
 
   private readonly transport: Transport;
   private readonly listeners = new Set<() => void>();
@@ -82,8 +103,11 @@ export class AppStore {
     this.transport.on('message', (m) => this.onMessage(m));
     this.transport.on('peer', (p) => {
       this.peers.set(p.id, cleanPeer(p));
+      // Typing travels over the link; without one, nobody can still be typing.
+      if (!p.link) this.clearTyping(p.id);
       this.changed();
     });
+    this.transport.on('typing', (e) => this.onTyping(e.convId, e.peerId, e.typing));
     this.transport.on('self', (s) => {
       this.self = cleanSelf(s);
       this.changed();
@@ -115,11 +139,13 @@ export class AppStore {
     ]);
     this.self = cleanSelf(self);
     this.peers.clear();
+    // Events were missed while disconnected, a "stopped typing" among them perhaps.
+    this.typing.clear();
     for (const p of peers) this.peers.set(p.id, cleanPeer(p));
     for (const c of convs) {
       const existing = this.convs.get(c.id);
       if (existing) existing.info = c;
-      else this.convs.set(c.id, { info: c, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null });
+      else this.convs.set(c.id, convView(c));
     }
     this.changed();
     const selected = this.selectedConv();
@@ -155,14 +181,18 @@ export class AppStore {
     if (this.selectedPeerId === peerId && this.selectedConv()?.messages) return;
     this.selectedPeerId = peerId;
     this.atBottom = true;
+    // A search jump belongs to the visit it was made in.
+    this.focus = null;
     this.changed();
     let conv = this.convForPeer(peerId);
     if (!conv) {
       const info = await this.transport.call('openConversation', { peerId });
-      conv = this.convs.get(info.id) ?? { info, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null };
+      conv = this.convs.get(info.id) ?? convView(info);
       this.convs.set(info.id, conv);
     }
     this.arrivedBelow.delete(conv.info.id);
+    // Coming back to a conversation left mid-history (at a search hit) opens it at its end.
+    if (conv.hasNewer) conv.messages = null;
     if (!conv.messages) await this.loadNewest(conv);
     else {
       conv.firstUnreadId = firstUnread(conv.messages, conv.info.unread);
@@ -176,11 +206,66 @@ export class AppStore {
     const page = await this.transport.call('history', { convId: conv.info.id, limit });
     // Events may have arrived while the page was in flight: merge rather than overwrite.
     let list = page;
-    for (const m of conv.messages ?? []) list = upsertMessage(list, m);
+    if (!conv.hasNewer) for (const m of conv.messages ?? []) list = upsertMessage(list, m);
     conv.messages = list;
     conv.hasOlder = page.length === limit;
+    conv.hasNewer = false;
+    conv.window++;
+    conv.followAppends = true;
     conv.firstUnreadId = firstUnread(list, conv.info.unread);
     this.changed();
+  }
+
+  /** "Jump to latest" from a window that stops short of the newest message: load the end afresh. */
+  async showLatest(convId: string): Promise<void> {
+    const conv = this.convs.get(convId);
+    if (!conv) return;
+    try {
+      const page = await this.transport.call('history', { convId, limit: PAGE });
+      conv.messages = page;
+      conv.hasOlder = page.length === PAGE;
+      conv.hasNewer = false;
+      conv.window++;
+      conv.followAppends = true;
+      conv.firstUnreadId = null;
+      if (this.focus?.convId === convId) this.focus = null;
+      this.arrivedBelow.delete(convId);
+      this.atBottom = true;
+      this.changed();
+      await this.markRead(conv);
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  /** The page after the loaded window, when scrolling down from a search hit. */
+  async loadNewer(convId: string): Promise<number> {
+    const conv = this.convs.get(convId);
+    if (!conv?.messages || !conv.hasNewer || conv.loadingNewer) return 0;
+    const newest = conv.messages[conv.messages.length - 1];
+    if (!newest) return 0;
+    conv.loadingNewer = true;
+    this.changed();
+    try {
+      const page = await this.transport.call('history', { convId, after: newest.id, limit: LIMITS.historyPage });
+      // The window was replaced meanwhile (a jump, "jump to latest"): this page belongs to no gap-free list.
+      if (conv.messages?.[conv.messages.length - 1]?.id !== newest.id) return 0;
+      const before = conv.messages.length;
+      let list = appendPage(conv.messages, page);
+      const added = list.length - before;
+      if (list.length > MAX_LOADED) {
+        list = list.slice(list.length - MAX_LOADED);
+        conv.hasOlder = true;
+      }
+      conv.messages = list;
+      conv.hasNewer = page.length === LIMITS.historyPage;
+      // A page is not news: the reader stays where they are rather than being carried to its end.
+      conv.followAppends = false;
+      return added;
+    } finally {
+      conv.loadingNewer = false;
+      this.changed();
+    }
   }
 
   async loadOlder(convId: string): Promise<number> {
@@ -192,10 +277,18 @@ export class AppStore {
     this.changed();
     try {
       const page = await this.transport.call('history', { convId, before: oldest.id, limit: LIMITS.historyPage });
+      // As in loadNewer: only onto the window it was asked for.
+      if (conv.messages?.[0]?.id !== oldest.id) return 0;
       const before = conv.messages.length;
-      conv.messages = prependPage(page, conv.messages);
+      let list = prependPage(page, conv.messages);
+      const added = list.length - before;
+      if (list.length > MAX_LOADED) {
+        list = list.slice(0, MAX_LOADED);
+        conv.hasNewer = true;
+      }
+      conv.messages = list;
       conv.hasOlder = page.length === LIMITS.historyPage;
-      return conv.messages.length - before;
+      return added;
     } finally {
       conv.loadingOlder = false;
       this.changed();
@@ -210,7 +303,7 @@ export class AppStore {
    * messages makes one call in flight plus at most one more, not one per message.
    */
   async markRead(conv: ConvView | undefined = this.selectedConv()): Promise<void> {
-    if (!conv?.messages || !this.atBottom || !isVisible()) return;
+    if (!conv?.messages || conv.hasNewer || !this.atBottom || !isVisible()) return;
     if (conv.info.peerId !== this.selectedPeerId || conv.info.unread === 0) return;
     if (this.markingRead) {
       this.markAgain = true;
@@ -251,7 +344,7 @@ export class AppStore {
     if (!conv) {
       // A conversation started by the other side: fetch its summary.
       void this.transport.call('listConversations', {}).then((all) => {
-        for (const c of all) if (!this.convs.has(c.id)) this.convs.set(c.id, { info: c, messages: null, hasOlder: true, loadingOlder: false, firstUnreadId: null });
+        for (const c of all) if (!this.convs.has(c.id)) this.convs.set(c.id, convView(c));
         this.changed();
       });
       return;
@@ -266,9 +359,19 @@ export class AppStore {
     if (!m.mine) {
       info = { ...info, unread: info.unread + 1 };
       if (open && !this.atBottom) this.arrivedBelow.set(conv.info.id, (this.arrivedBelow.get(conv.info.id) ?? 0) + 1);
+      // The message they were typing is here.
+      this.dropTyping(m.convId, m.author);
     }
     conv.info = info;
-    if (conv.messages) conv.messages = upsertMessage(conv.messages, m);
+    if (conv.messages && fitsWindow(conv.messages, m, !conv.hasNewer)) {
+      conv.messages = upsertMessage(conv.messages, m);
+      if (!conv.hasNewer) conv.followAppends = true;
+      // A long live session: let the oldest go, but never from under a reader scrolled up.
+      if (open && this.atBottom && conv.messages.length > MAX_LOADED + PAGE) {
+        conv.messages = conv.messages.slice(conv.messages.length - MAX_LOADED);
+        conv.hasOlder = true;
+      }
+    }
     this.changed();
     if (!m.mine && open) void this.markRead(conv);
   }
@@ -277,9 +380,14 @@ export class AppStore {
     try {
       const m = await this.transport.call('send', { convId, text });
       const conv = this.convs.get(convId);
-      if (conv?.messages) conv.messages = upsertMessage(conv.messages, m);
       if (conv) conv.info = { ...conv.info, lastMessage: m };
+      if (conv?.messages && !conv.hasNewer) {
+        conv.messages = upsertMessage(conv.messages, m);
+        conv.followAppends = true;
+      }
       this.changed();
+      // Sent from deep in the history: show where it went.
+      if (conv?.hasNewer) await this.showLatest(convId);
       return true;
     } catch (err) {
       this.notify((err as Error).message);
@@ -304,35 +412,71 @@ export class AppStore {
   }
 
   /**
-   * Opens the message's conversation, loading older pages until it is there. The pages are
-   * gathered first and merged once, so a jump deep into 100,000 messages renders once.
+   * Opens the message's conversation at that message. One that is not loaded comes with half
+   * a page on either side (`around`), so a jump into 100,000 messages costs one page, not the
+   * whole history; scrolling from there loads older and newer pages.
    */
   async jumpTo(m: MessageInfo): Promise<void> {
     const conv = this.convs.get(m.convId);
     if (!conv) return;
-    await this.select(conv.info.peerId);
-    if (conv.messages && !conv.messages.some((x) => x.id === m.id) && conv.hasOlder && !conv.loadingOlder) {
-      conv.loadingOlder = true;
-      this.changed();
+    if (!conv.messages?.some((x) => x.id === m.id)) {
+      let page: MessageInfo[];
       try {
-        let oldest = conv.messages[0];
-        const pages: MessageInfo[][] = [];
-        let more: boolean = conv.hasOlder;
-        while (oldest && more) {
-          const page = await this.transport.call('history', { convId: conv.info.id, before: oldest.id, limit: LIMITS.historyPage });
-          pages.unshift(page);
-          more = page.length === LIMITS.historyPage;
-          oldest = page[0];
-          if (page.some((x) => x.id === m.id)) break;
-        }
-        conv.messages = prependPage(pages.flat(), conv.messages ?? []);
-        conv.hasOlder = more;
-      } finally {
-        conv.loadingOlder = false;
+        page = await this.transport.call('history', { convId: conv.info.id, around: m.id, limit: PAGE });
+      } catch (err) {
+        this.notify((err as Error).message);
+        return;
       }
+      const at = page.findIndex((x) => x.id === m.id);
+      if (at < 0) return this.select(conv.info.peerId);
+      conv.messages = page;
+      conv.hasOlder = at >= AROUND_HALF;
+      conv.hasNewer = page.length - at - 1 >= PAGE - AROUND_HALF - 1;
+      conv.window++;
+      conv.followAppends = true;
+      conv.firstUnreadId = conv.hasNewer ? null : firstUnread(page, conv.info.unread);
     }
+    this.selectedPeerId = conv.info.peerId;
+    this.atBottom = false;
+    this.arrivedBelow.delete(conv.info.id);
     this.focus = { convId: conv.info.id, messageId: m.id, nonce: ++this.nonce };
     this.changed();
+  }
+
+  /** Who is typing in this conversation right now. */
+  typingIn(convId: string): readonly PeerId[] {
+    return this.typing.get(convId) ?? [];
+  }
+
+  isTyping(peerId: PeerId): boolean {
+    for (const ids of this.typing.values()) if (ids.includes(peerId)) return true;
+    return false;
+  }
+
+  /** From the composer; best effort, like the indicator itself (the peer may be offline). */
+  setTyping(convId: string, typing: boolean): void {
+    this.transport.call('setTyping', { convId, typing }).catch(() => undefined);
+  }
+
+  private onTyping(convId: string, peerId: PeerId, typing: boolean): void {
+    if (peerId === this.self?.id) return;
+    const ids = this.typing.get(convId) ?? [];
+    if (typing === ids.includes(peerId)) return;
+    if (typing) this.typing.set(convId, [...ids, peerId]);
+    else this.dropTyping(convId, peerId);
+    this.changed();
+  }
+
+  private dropTyping(convId: string, peerId: PeerId): void {
+    const ids = this.typing.get(convId);
+    if (!ids?.includes(peerId)) return;
+    const rest = ids.filter((id) => id !== peerId);
+    if (rest.length) this.typing.set(convId, rest);
+    else this.typing.delete(convId);
+  }
+
+  private clearTyping(peerId: PeerId): void {
+    for (const convId of [...this.typing.keys()]) this.dropTyping(convId, peerId);
   }
 
   setDraft(convId: string, text: string): void {

@@ -24,6 +24,7 @@ export const en = {
   'people.noMatch': 'No one matches “{query}”.',
   'people.add': 'Add peer',
   'people.unread': '{count} unread',
+  'people.typing': 'typing…',
 
   'presence.online': 'Online',
   'presence.away': 'Away',
@@ -61,6 +62,8 @@ export const en = {
   'conv.details': 'Details about {name}',
   'conv.messages': 'Messages with {name}',
   'conv.loadingOlder': 'Loading earlier messages…',
+  'conv.loadingNewer': 'Loading later messages…',
+  'conv.typing': '{name} is typing…',
   'conv.newMessages': 'New messages',
   'conv.jumpLatest': 'Jump to latest',
   'conv.jumpLatestCount': '{count} new',

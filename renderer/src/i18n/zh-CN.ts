@@ -24,6 +24,7 @@ export const zhCN: Catalogue = {
   'people.noMatch': '没有与“{query}”匹配的人。',
   'people.add': '添加联系人',
   'people.unread': '{count} 条未读',
+  'people.typing': '正在输入…',
 
   'presence.online': '在线',
   'presence.away': '离开',
@@ -61,6 +62,8 @@ export const zhCN: Catalogue = {
   'conv.details': '{name} 的详细信息',
   'conv.messages': '与 {name} 的消息',
   'conv.loadingOlder': '正在加载更早的消息…',
+  'conv.loadingNewer': '正在加载更新的消息…',
+  'conv.typing': '{name} 正在输入…',
   'conv.newMessages': '新消息',
   'conv.jumpLatest': '跳到最新',
   'conv.jumpLatestCount': '{count} 条新消息',

@@ -5,6 +5,7 @@ import { Avatar } from '../../ui/Avatar.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
 import { Composer } from './Composer.tsx';
 import { MessageList } from './MessageList.tsx';
+import { TypingIndicator } from './TypingIndicator.tsx';
 
 export function ConversationView(props: { store: AppStore; peer: PeerInfo; conv: ConvView | undefined; version: number; onDetails: () => void }) {
   const { t } = useI18n();
@@ -38,10 +39,12 @@ export function ConversationView(props: { store: AppStore; peer: PeerInfo; conv:
         </p>
       ) : null}
       {conv?.messages ? (
-        <MessageList key={`list-${conv.info.id}`} store={props.store} conv={conv} peerName={peer.name} version={props.version} />
+        // Keyed by the loaded window too: a jump that replaces it starts the list afresh.
+        <MessageList key={`list-${conv.info.id}-${conv.window}`} store={props.store} conv={conv} peerName={peer.name} version={props.version} />
       ) : (
         <div className="message-list-wrap" aria-busy="true" />
       )}
+      <TypingIndicator names={conv ? props.store.typingIn(conv.info.id).map((id) => (id === peer.id ? peer.name : (props.store.peers.get(id)?.name ?? id.slice(0, 7)))) : []} />
       {conv ? <Composer key={`composer-${conv.info.id}`} store={props.store} convId={conv.info.id} peerName={peer.name} /> : null}
     </section>
   );

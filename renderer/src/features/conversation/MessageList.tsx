@@ -1,7 +1,9 @@
 // The conversation, virtualised: only the rows on screen (plus overscan) exist in the DOM,
 // so 100,000 messages cost what 30 do. Older pages load when the top comes near; the
 // virtualiser keeps the reader's row in place when they are prepended (anchorTo: 'end')
-// and follows new messages while the reader is at the bottom (followOnAppend).
+// and follows new messages while the reader is at the bottom (followOnAppend). After a jump
+// to a search hit the loaded window may end before the newest message: then newer pages load
+// when the bottom comes near, and "jump to latest" loads the end afresh.
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { AppStore, ConvView } from '../../app/store.ts';
@@ -11,6 +13,7 @@ import { MessageBubble } from './MessageBubble.tsx';
 import { buildRows, type Row } from './rows.ts';
 
 const LOAD_OLDER_WITHIN_PX = 800;
+const LOAD_NEWER_WITHIN_PX = 800;
 const AT_BOTTOM_PX = 48;
 
 export function MessageList(props: { store: AppStore; conv: ConvView; peerName: string; version: number }) {
@@ -18,10 +21,15 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
   const { store, conv } = props;
   const messages = conv.messages ?? [];
   const rows = useMemo(() => buildRows(messages, conv.firstUnreadId), [messages, conv.firstUnreadId]);
+  const rowsRef = useRef(rows);
+  rowsRef.current = rows;
   const scrollRef = useRef<HTMLDivElement>(null);
   const innerRef = useRef<HTMLDivElement>(null);
-  // Opening at the new-messages line is not "at the bottom", whatever the first resize says.
-  const atBottomRef = useRef(conv.firstUnreadId === null);
+  // Opening at the new-messages line, at a search hit, or in a window that stops short of
+  // the newest message is not "at the bottom", whatever the first resize says.
+  const jumping = store.focus?.convId === conv.info.id;
+  const opensAtEnd = conv.firstUnreadId === null && !conv.hasNewer && !jumping;
+  const atBottomRef = useRef(opensAtEnd);
   const [highlight, setHighlight] = useState<string | null>(null);
   const [atBottom, setAtBottom] = useState(true);
 
@@ -32,16 +40,31 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
     getItemKey: (i) => rows[i]?.key ?? i,
     overscan: 12,
     paddingStart: 12,
-    paddingEnd: 12,
+    // Room under the last message for the typing indicator, which floats there.
+    paddingEnd: 30,
     anchorTo: 'end',
-    followOnAppend: true,
+    followOnAppend: conv.followAppends,
+    // Sizes come from the ResizeObserver, all rows of a frame in one batch after layout. The
+    // default also reads offsetHeight as each row mounts, a forced layout per row that made
+    // opening a long conversation several times slower.
+    measureElement: (el, entry, instance) => {
+      const box = entry?.borderBoxSize?.[0];
+      if (box) return Math.round(box.blockSize);
+      const index = instance.indexFromElement(el);
+      return instance.itemSizeCache.get(instance.options.getItemKey(index)) ?? estimate(rowsRef.current[index]);
+    },
   });
 
-  // First paint: at the new-messages line if there is one, otherwise at the end.
+  // First paint: at a search hit, else at the new-messages line if there is one, else at the end.
   useLayoutEffect(() => {
+    const hit = jumping ? rows.findIndex((r) => r.m.id === store.focus?.messageId) : -1;
     const marker = rows.findIndex((r) => r.unreadBefore);
-    if (marker >= 0) virtualizer.scrollToIndex(marker, { align: 'start' });
+    if (hit >= 0) virtualizer.scrollToIndex(hit, { align: 'center' });
+    else if (marker >= 0) virtualizer.scrollToIndex(marker, { align: 'start' });
     else if (rows.length) virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    // A list too short to scroll fires no scroll event: find out where we are once laid out.
+    const raf = requestAnimationFrame(() => onScroll());
+    return () => cancelAnimationFrame(raf);
     // Only on mount (the parent keys this component by conversation).
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
@@ -82,11 +105,14 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
   const onScroll = () => {
     const el = scrollRef.current;
     if (!el) return;
-    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < AT_BOTTOM_PX;
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    // The end of a window that stops short of the newest message is not the bottom.
+    const bottom = fromBottom < AT_BOTTOM_PX && !conv.hasNewer;
     atBottomRef.current = bottom;
     setAtBottom(bottom);
     store.setAtBottom(bottom);
     if (el.scrollTop < LOAD_OLDER_WITHIN_PX && conv.hasOlder && !conv.loadingOlder) void store.loadOlder(conv.info.id);
+    if (fromBottom < LOAD_NEWER_WITHIN_PX && conv.hasNewer && !conv.loadingNewer) void store.loadNewer(conv.info.id);
   };
 
   // A reader at the bottom stays there when the last rows grow (a state line, retry and
@@ -140,6 +166,8 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
         data-testid="message-list"
         data-count={messages.length}
         data-oldest={messages[0]?.id}
+        data-newest={messages[messages.length - 1]?.id}
+        data-has-newer={conv.hasNewer}
       >
         {messages.length === 0 ? <p className="conv-empty">{t('conv.noMessages')}</p> : null}
         <div className="message-list-inner" ref={innerRef} style={{ height: virtualizer.getTotalSize() }}>
@@ -178,8 +206,17 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
           {t('conv.loadingOlder')}
         </div>
       ) : null}
+      {conv.loadingNewer ? (
+        <div className="loading-newer" role="status">
+          {t('conv.loadingNewer')}
+        </div>
+      ) : null}
       {!atBottom ? (
-        <button type="button" className="jump-latest" onClick={() => virtualizer.scrollToIndex(rows.length - 1, { align: 'end' })}>
+        <button
+          type="button"
+          className="jump-latest"
+          onClick={() => (conv.hasNewer ? void store.showLatest(conv.info.id) : virtualizer.scrollToIndex(rows.length - 1, { align: 'end' }))}
+        >
           <Icon name="down" />
           {below > 0 ? t('conv.jumpLatestCount', { count: below }) : t('conv.jumpLatest')}
         </button>

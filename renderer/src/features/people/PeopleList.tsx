@@ -10,6 +10,7 @@ export interface PersonRow {
   peer: PeerInfo;
   unread: number;
   preview: string;
+  typing: boolean;
 }
 
 export function matchesFilter(peer: PeerInfo, query: string): boolean {
@@ -36,7 +37,7 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
       const last = conv?.info.lastMessage;
       const preview = peer.statusText || (last ? (last.mine ? `${t('conv.you')}: ${last.text}` : last.text) : '');
       // One line of preview is all that shows; don't hand the layout 16,000 characters.
-      rows.push({ peer, unread: conv?.info.unread ?? 0, preview: preview.slice(0, 200) });
+      rows.push({ peer, unread: conv?.info.unread ?? 0, preview: preview.slice(0, 200), typing: store.isTyping(peer.id) });
     }
     const byName = (a: PersonRow, b: PersonRow) => a.peer.name.localeCompare(b.peer.name) || a.peer.id.localeCompare(b.peer.id);
     return {
@@ -66,7 +67,7 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
           {label} <span className="group-count">{rows.length}</span>
         </h3>
         <ul role="list">
-          {rows.map(({ peer, unread, preview }) => {
+          {rows.map(({ peer, unread, preview, typing }) => {
             const selected = store.selectedPeerId === peer.id;
             return (
               <li key={peer.id}>
@@ -80,7 +81,11 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
                   <Avatar id={peer.id} name={peer.name} presence={peer.presence} />
                   <span className="person-text">
                     <bdi className="person-name">{peer.name}</bdi>
-                    {preview ? <bdi className="person-preview">{preview}</bdi> : null}
+                    {typing ? (
+                      <span className="person-preview typing">{t('people.typing')}</span>
+                    ) : preview ? (
+                      <bdi className="person-preview">{preview}</bdi>
+                    ) : null}
                   </span>
                   {unread > 0 ? (
                     <span className="badge" aria-label={t('people.unread', { count: unread })}>

@@ -3,6 +3,7 @@ import { LIMITS, type SearchHit } from '../../../../main/contract/contract.ts';
 import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Dialog } from '../../ui/Dialog.tsx';
+import { LatestOnly } from './latest-only.ts';
 
 /** The core marks matches with \u0002…\u0003; render them as <mark>, everything as text. */
 export function Snippet(props: { text: string }) {
@@ -25,28 +26,24 @@ export function SearchDialog(props: { store: AppStore; onClose: () => void }) {
   const listRef = useRef<HTMLUListElement>(null);
   const fmt = useMemo(() => new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }), [lang]);
 
-  useEffect(() => {
-    const q = query.trim();
-    if (!q) {
-      setHits(null);
-      return;
-    }
-    let stale = false;
-    const timer = setTimeout(() => {
-      store.api.call('search', { query: q.slice(0, LIMITS.searchQuery), limit: 50 }).then(
-        (r) => {
-          if (stale) return;
+  // Every keystroke searches at once; LatestOnly keeps it to one search in flight.
+  const searcher = useMemo(
+    () =>
+      new LatestOnly(
+        (q) => store.api.call('search', { query: q, limit: 50 }).catch((): SearchHit[] => []),
+        (_q, r: SearchHit[]) => {
           setHits(r);
           setActive(0);
         },
-        () => !stale && setHits([]),
-      );
-    }, 150);
-    return () => {
-      stale = true;
-      clearTimeout(timer);
-    };
-  }, [query, store]);
+      ),
+    [store],
+  );
+
+  useEffect(() => {
+    const q = query.trim().slice(0, LIMITS.searchQuery);
+    searcher.request(q);
+    if (!q) setHits(null);
+  }, [query, searcher]);
 
   const open = (hit: SearchHit) => {
     props.onClose();
