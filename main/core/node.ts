@@ -102,11 +102,18 @@ export class ParleyNode {
       if (link.kind === 'direct') this.rememberAddress(link.peerId, address);
       this.emitPeer(link.peerId);
     });
-    this.links.on('down', (link) => {
+    this.links.on('down', (link, reason) => {
+      if (this.stopped) return;
       const convId = this.store.directConversationId(this.identity.id, link.peerId);
       if (this.typingTimers.has(`${convId}/${link.peerId}`)) this.onTyping(link.peerId, convId, false);
       this.store.upsertPeer({ id: link.peerId, lastSeen: Date.now() });
-      this.emitPeer(link.peerId);
+      // The peer closed this link as the duplicate of one that is still coming up here: give
+      // it a moment rather than show the peer offline for an instant.
+      if (/duplicate/.test(reason)) {
+        setTimeout(() => {
+          if (!this.stopped && !this.links.get(link.peerId)) this.emitPeer(link.peerId);
+        }, 1000).unref();
+      } else this.emitPeer(link.peerId);
     });
     this.links.on('frame', (link, frame) => {
       if (frame.t === 'typing') return this.onTyping(link.peerId, frame.conv, frame.active);
