@@ -82,11 +82,6 @@ export class Link extends EventEmitter<LinkEvents> {
     this.write({ t: 'hello', v: PROTOCOL_VERSION, min: MIN_PROTOCOL_VERSION, caps: [...CAPABILITIES], ...opts.hello });
   }
 
-  /** Who opened the TCP connection; the duplicate-link rule keeps the smaller dialer's link. */
-  get dialerId(): PeerId | 'self' {
-    return this.direction === 'out' ? 'self' : this.peerId;
-  }
-
   /** False when the socket buffer is full: wait for 'drain'. Frames the peer did not negotiate are dropped. */
   send(frame: Frame): boolean {
     if (this.closed) return false;
