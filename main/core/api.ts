@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { PeerIdError, parsePeerId } from './identity/peer-id.ts';
 import { parseAddress } from './links/link-manager.ts';
 import type { ParleyNode } from './node.ts';
+import type { ConversationSummary } from './store/store.ts';
 
 export class ApiError extends Error {
   readonly code: 'invalid-args' | 'not-found' | 'unavailable' | 'internal';
@@ -23,10 +24,7 @@ export class ApiError extends Error {
 
 type Handler<K extends CommandName> = (node: ParleyNode, args: z.output<(typeof commands)[K]['args']>) => CommandResult<K> | Promise<CommandResult<K>>;
 
-function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
-  const selfId = node.identity.id;
-  const conv = node.store.listConversations(selfId).find((c) => c.id === convId);
-  if (!conv) throw new ApiError('not-found', 'no such conversation');
+function toConversationInfo(node: ParleyNode, conv: ConversationSummary): ConversationInfo {
   return {
     id: conv.id,
     kind: 'direct',
@@ -35,6 +33,13 @@ function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
     unread: conv.unread,
     lastMessage: conv.last ? node.messenger.toInfo(conv.last) : null,
   };
+}
+
+function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
+  const conv = node.store.getConversation(convId);
+  if (!conv) throw new ApiError('not-found', 'no such conversation');
+  const selfId = node.identity.id;
+  return toConversationInfo(node, { ...conv, unread: node.store.unreadCount(convId, selfId), last: node.store.history(convId, { limit: 1 })[0] ?? null });
 }
 
 export const commandHandlers: { [K in CommandName]: Handler<K> } = {
@@ -74,7 +79,7 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     node.addCandidate(id, [args.address]);
     return node.peerInfo(node.store.getPeer(id)!);
   },
-  listConversations: (node) => node.store.listConversations(node.identity.id).map((c) => conversationInfo(node, c.id)),
+  listConversations: (node) => node.store.listConversations(node.identity.id).map((c) => toConversationInfo(node, c)),
   openConversation: (node, args) => {
     if (args.peerId === node.identity.id) throw new ApiError('invalid-args', 'cannot open a conversation with myself');
     const conv = node.store.ensureDirectConversation(node.identity.id, args.peerId);
