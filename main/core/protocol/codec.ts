@@ -4,6 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import { decode, encode } from '@msgpack/msgpack';
 import { Frame, FRAME_TYPES, MAX_FRAME_BYTES } from './frames.ts';
+import { StreamDecoder } from './stream-decoder.ts';
 
 export class ProtocolError extends Error {
   readonly code: 'frame-too-large' | 'empty-frame' | 'bad-encoding' | 'unknown-type' | 'bad-frame';
@@ -234,57 +235,8 @@ export function decodePayload(payload: Uint8Array): Frame {
  * link is trusted once it went wrong, and the protocol never needs them (unacked messages are
  * resent on the next link).
  */
-export class FrameDecoder {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  /** Once the stream went wrong there is no resync: every later push repeats the error. */
-  private failure: ProtocolError | null = null;
-
-  push(chunk: Buffer): Frame[] {
-    if (this.failure) throw this.failure;
-    try {
-      return this.decodeBuffered(chunk);
-    } catch (err) {
-      this.failure = err instanceof ProtocolError ? err : new ProtocolError('bad-encoding', `decoder failure: ${(err as Error).message}`);
-      this.chunks = [];
-      this.buffered = 0;
-      throw this.failure;
-    }
-  }
-
-  private decodeBuffered(chunk: Buffer): Frame[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.byteLength;
-    const frames: Frame[] = [];
-    while (this.buffered >= 4) {
-      const head = this.peek(4);
-      const len = head.readUInt32BE(0);
-      if (len > MAX_FRAME_BYTES) throw new ProtocolError('frame-too-large', `declared length ${len} exceeds ${MAX_FRAME_BYTES}`);
-      if (len === 0) throw new ProtocolError('empty-frame', 'declared length 0');
-      if (this.buffered < 4 + len) break;
-      const whole = this.take(4 + len);
-      frames.push(decodePayload(whole.subarray(4)));
-    }
-    return frames;
-  }
-
-  /** Bytes held for an unfinished frame (a link closing with these pending was truncated). */
-  get pendingBytes(): number {
-    return this.buffered;
-  }
-
-  private peek(n: number): Buffer {
-    if (this.chunks[0]!.byteLength < n) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!.subarray(0, n);
-  }
-
-  private take(n: number): Buffer {
-    if (this.chunks[0]!.byteLength < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0]!;
-    const out = first.subarray(0, n);
-    if (first.byteLength === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
-    return out;
+export class FrameDecoder extends StreamDecoder<Frame, ProtocolError> {
+  constructor() {
+    super({ maxFrameBytes: MAX_FRAME_BYTES, decode: decodePayload, ErrorClass: ProtocolError });
   }
 }

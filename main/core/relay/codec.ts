@@ -7,6 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import { decode, encode } from '@msgpack/msgpack';
 import { msgpackProblem } from '../protocol/codec.ts';
+import { StreamDecoder } from '../protocol/stream-decoder.ts';
 import { MAX_RELAY_FRAME_BYTES, RELAY_FRAME_TYPES, RelayFrame } from './frames.ts';
 
 export { msgpackProblem };
@@ -72,57 +73,10 @@ export function decodeRelayPayload(payload: Uint8Array): RelayFrame {
 
 /**
  * Incremental decoder for one control connection. The cap may be lowered (before join) and
- * raised later. After the first violation every push() throws again: there is no resync.
+ * raised later (maxFrameBytes is writable).
  */
-export class RelayFrameDecoder {
-  maxFrameBytes: number;
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-  private failure: RelayProtocolError | null = null;
-
+export class RelayFrameDecoder extends StreamDecoder<RelayFrame, RelayProtocolError> {
   constructor(maxFrameBytes = MAX_RELAY_FRAME_BYTES) {
-    this.maxFrameBytes = maxFrameBytes;
-  }
-
-  get pendingBytes(): number {
-    return this.buffered;
-  }
-
-  push(chunk: Buffer): RelayFrame[] {
-    if (this.failure) throw this.failure;
-    try {
-      this.chunks.push(chunk);
-      this.buffered += chunk.byteLength;
-      const frames: RelayFrame[] = [];
-      while (this.buffered >= 4) {
-        const len = this.peek4().readUInt32BE(0);
-        if (len > this.maxFrameBytes) throw new RelayProtocolError('frame-too-large', `declared length ${len} exceeds ${this.maxFrameBytes}`);
-        if (len === 0) throw new RelayProtocolError('empty-frame', 'declared length 0');
-        if (this.buffered < 4 + len) break;
-        const whole = this.take(4 + len);
-        frames.push(decodeRelayPayload(whole.subarray(4)));
-      }
-      return frames;
-    } catch (err) {
-      this.failure = err instanceof RelayProtocolError ? err : new RelayProtocolError('bad-encoding', `decoder failure: ${(err as Error).message}`);
-      this.chunks = [];
-      this.buffered = 0;
-      throw this.failure;
-    }
-  }
-
-  private peek4(): Buffer {
-    if (this.chunks[0]!.byteLength < 4) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0]!;
-  }
-
-  private take(n: number): Buffer {
-    if (this.chunks[0]!.byteLength < n) this.chunks = [Buffer.concat(this.chunks)];
-    const first = this.chunks[0]!;
-    const out = first.subarray(0, n);
-    if (first.byteLength === n) this.chunks.shift();
-    else this.chunks[0] = first.subarray(n);
-    this.buffered -= n;
-    return out;
+    super({ maxFrameBytes, decode: decodeRelayPayload, ErrorClass: RelayProtocolError });
   }
 }
