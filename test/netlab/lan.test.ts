@@ -4,23 +4,18 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
-import type { MessageInfo, PeerInfo, SelfInfo } from '../../main/contract/contract.ts';
-import { removeTempDirs, tempDir } from '../helpers/nodes.ts';
+import type { MessageInfo, PeerInfo } from '../../main/contract/contract.ts';
+import { removeTempDirs } from '../helpers/nodes.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 import { JsonLineProcess } from './json-lines.ts';
+import { startLabNode, type LabNode } from './lab-node.ts';
 import { Netlab } from './netlab.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../../main/headless/cli.ts');
 const FORGER = path.resolve(import.meta.dirname, 'beacon-forger.ts');
 const reason = Netlab.unavailableReason();
 // Offline after a crash must show within 15 s: the heartbeat declares a link dead after 12 s.
 const timing = { redialMinMs: 200, redialMaxMs: 2000 };
 
-interface LabNode {
-  p: JsonLineProcess;
-  self: SelfInfo;
-  host: string;
-}
 
 let lab: Netlab | null = null;
 const nodes: LabNode[] = [];
@@ -33,12 +28,7 @@ afterEach(async () => {
 after(() => removeTempDirs());
 
 async function startOn(host: string, name: string, extra: string[] = []): Promise<LabNode> {
-  const child = lab!.spawn(host, process.execPath, [CLI, '--json', '--data', tempDir(), '--name', name, '--timing', JSON.stringify(timing), ...extra], {
-    PARLEY_LOG: 'warn',
-  });
-  const p = new JsonLineProcess(child, `${host}/${name}`);
-  const ready = await p.waitFor((m) => m.type === 'ready', 60_000, 'ready');
-  const n = { p, self: ready.self as SelfInfo, host };
+  const n = await startLabNode(lab!, host, name, extra, timing);
   nodes.push(n);
   return n;
 }

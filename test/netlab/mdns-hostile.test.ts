@@ -8,24 +8,19 @@ import { after, afterEach, describe, it } from 'node:test';
 import type { PeerInfo, SelfInfo } from '../../main/contract/contract.ts';
 import type { CandidateEvent } from '../../main/core/discovery/index.ts';
 import { instanceName } from '../../main/core/discovery/mdns.ts';
-import { removeTempDirs, tempDir } from '../helpers/nodes.ts';
+import { removeTempDirs } from '../helpers/nodes.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { MDNS_GROUP } from './dns-lib.ts';
 import { JsonLineProcess } from './json-lines.ts';
+import { startLabNode, type LabNode } from './lab-node.ts';
 import { Netlab } from './netlab.ts';
 
-const CLI = path.resolve(import.meta.dirname, '../../main/headless/cli.ts');
 const FORGER = path.resolve(import.meta.dirname, 'mdns-forger.ts');
 const GARBAGE = path.resolve(import.meta.dirname, 'dns-garbage.ts');
 const DRIVER = path.resolve(import.meta.dirname, 'discovery-driver.ts');
 const reason = Netlab.unavailableReason();
 const timing = { redialMinMs: 200, redialMaxMs: 2000 };
 
-interface LabNode {
-  p: JsonLineProcess;
-  self: SelfInfo;
-  host: string;
-}
 type Diagnostics = { links: Array<{ peerId: string; kind: string; remote: string }>; discovery: { mdns: { received: number; sent: number } | null; hints: string[] } };
 
 let lab: Netlab | null = null;
@@ -39,12 +34,7 @@ afterEach(async () => {
 after(() => removeTempDirs());
 
 async function startOn(host: string, name: string, extra: string[] = []): Promise<LabNode> {
-  const child = lab!.spawn(host, process.execPath, [CLI, '--json', '--no-beacon', '--data', tempDir(), '--name', name, '--timing', JSON.stringify(timing), ...extra], {
-    PARLEY_LOG: 'warn',
-  });
-  const p = new JsonLineProcess(child, `${host}/${name}`);
-  const ready = await p.waitFor((m) => m.type === 'ready', 60_000, 'ready');
-  const n = { p, self: ready.self as SelfInfo, host };
+  const n = await startLabNode(lab!, host, name, ['--no-beacon', ...extra], timing);
   nodes.push(n);
   return n;
 }
