@@ -47,6 +47,8 @@ const PAGE = 200;
  */
 export const MAX_LOADED = 2_000;
 /** `history` with `around` returns this many older messages before the one asked for. */
+/** How many of the most recently active conversations are loaded before they are opened. */
+const PREFETCH_CONVERSATIONS = 3;
 const AROUND_HALF = Math.max(1, Math.floor(PAGE / 2));
 
 export class AppStore {
@@ -73,6 +75,7 @@ export class AppStore {
   private nextNotice = 1;
   private nonce = 0;
   private draftTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly prefetching = new Map<string, Promise<void>>();
 
   constructor(transport: Transport) {
     this.transport = transport;
@@ -154,6 +157,26 @@ export class AppStore {
       selected.messages = null;
       await this.loadNewest(selected);
     }
+    this.prefetchRecent();
+  }
+
+  /**
+   * Loads the newest page of the few most recently active conversations in the background,
+   * so that opening one of them (what people do first after starting the app) only renders.
+   */
+  private prefetchRecent(): void {
+    const recent = [...this.convs.values()]
+      .filter((c) => !c.messages && c.info.lastMessage && !this.prefetching.has(c.info.id))
+      .sort((a, b) => b.info.lastMessage!.ts - a.info.lastMessage!.ts)
+      .slice(0, PREFETCH_CONVERSATIONS);
+    for (const conv of recent) {
+      const done = this.loadNewest(conv)
+        .catch(() => {
+          // Only a head start: opening the conversation loads it again.
+        })
+        .finally(() => this.prefetching.delete(conv.info.id));
+      this.prefetching.set(conv.info.id, done);
+    }
   }
 
   notify(text: string): void {
@@ -193,6 +216,7 @@ export class AppStore {
     this.arrivedBelow.delete(conv.info.id);
     // Coming back to a conversation left mid-history (at a search hit) opens it at its end.
     if (conv.hasNewer) conv.messages = null;
+    if (!conv.messages) await this.prefetching.get(conv.info.id);
     if (!conv.messages) await this.loadNewest(conv);
     else {
       conv.firstUnreadId = firstUnread(conv.messages, conv.info.unread);
@@ -366,8 +390,9 @@ export class AppStore {
     if (conv.messages && fitsWindow(conv.messages, m, !conv.hasNewer)) {
       conv.messages = upsertMessage(conv.messages, m);
       if (!conv.hasNewer) conv.followAppends = true;
-      // A long live session: let the oldest go, but never from under a reader scrolled up.
-      if (open && this.atBottom && conv.messages.length > MAX_LOADED + PAGE) {
+      // A long live session: let the oldest go, but never from under a reader scrolled up
+      // (conversations in the background, prefetched or visited before, have no reader).
+      if ((!open || this.atBottom) && conv.messages.length > MAX_LOADED + PAGE) {
         conv.messages = conv.messages.slice(conv.messages.length - MAX_LOADED);
         conv.hasOlder = true;
       }
