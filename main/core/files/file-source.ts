@@ -1,0 +1,131 @@
+// The sending side: one pass over the file makes its manifest (a SHA-256 per chunk and for the
+// whole file) holding one chunk in memory; chunks are then read by index, in any order, as the
+// receiver asks for them (resuming asks only for the missing ones).
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { fromFsError, TransferError } from './errors.ts';
+import { readFully } from './fs-safe.ts';
+import {
+  chooseChunkSize,
+  chunkCount,
+  chunkHash,
+  chunkLength,
+  FILE_LIMITS,
+  FileManifestSchema,
+  HASH_BYTES,
+  type FileManifest,
+} from './manifest.ts';
+
+export interface SourceOptions {
+  /** Bytes per chunk, a power of two from 64 KiB to 16 MiB; default chooseChunkSize(size). */
+  chunkSize?: number;
+  /** The name offered; default the file's own name. */
+  name?: string;
+  /** In a folder transfer, the folder the file sits in relative to the transfer's root. */
+  path?: string;
+}
+
+/**
+ * The name a file is offered under. On Linux and macOS a backslash is an ordinary character,
+ * but receivers read it as a separator and would refuse the name, so it becomes "_".
+ */
+export function offeredName(file: string): string {
+  return path.basename(file).replaceAll('\\', '_').normalize('NFC');
+}
+
+export class FileSource {
+  readonly file: string;
+  readonly manifest: FileManifest;
+  #fh: FileHandle | null;
+
+  private constructor(file: string, fh: FileHandle, manifest: FileManifest) {
+    this.file = file;
+    this.#fh = fh;
+    this.manifest = manifest;
+  }
+
+  /** Opens `file` and hashes it. The handle stays open for readChunk() until close(). */
+  static async open(file: string, opts: SourceOptions = {}): Promise<FileSource> {
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(file, 'r');
+    } catch (err) {
+      throw fromFsError(err, 'opening the file to send');
+    }
+    try {
+      const before = await fh.stat();
+      if (!before.isFile()) throw new TransferError('not-a-file', 'only regular files can be sent');
+      const size = before.size;
+      if (size > FILE_LIMITS.maxFileBytes) {
+        throw new TransferError('too-large', `files of more than ${FILE_LIMITS.maxFileBytes} bytes cannot be sent`);
+      }
+      const chunkSize = opts.chunkSize ?? chooseChunkSize(size);
+      if (!Number.isInteger(Math.log2(chunkSize)) || chunkSize < FILE_LIMITS.minChunkBytes || chunkSize > FILE_LIMITS.maxChunkBytes) {
+        throw new RangeError(`chunk size ${chunkSize} is not a power of two from 64 KiB to 16 MiB`);
+      }
+      const count = chunkCount(size, chunkSize);
+      if (count > FILE_LIMITS.maxChunks) throw new TransferError('too-large', `${count} chunks of ${chunkSize} bytes are too many`);
+      const chunkHashes = new Uint8Array(count * HASH_BYTES);
+      const whole = createHash('sha256');
+      const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)));
+      for (let i = 0; i < count; i++) {
+        const len = chunkLength({ size, chunkSize }, i);
+        if ((await readFully(fh, buf, len, i * chunkSize)) !== len) throw changed();
+        const data = buf.subarray(0, len);
+        whole.update(data);
+        chunkHashes.set(createHash('sha256').update(data).digest(), i * HASH_BYTES);
+      }
+      const after = await fh.stat();
+      if (after.size !== size || after.mtimeMs !== before.mtimeMs) throw changed();
+      const offered = {
+        name: opts.name ?? offeredName(file),
+        ...(opts.path === undefined ? {} : { path: opts.path }),
+        size,
+        chunkSize,
+        chunkHashes,
+        fileHash: new Uint8Array(whole.digest()),
+      };
+      // The schema the receiver applies: a chunk size or name it would refuse fails here first.
+      const manifest = FileManifestSchema.safeParse(offered);
+      if (!manifest.success) {
+        // Size and chunks were checked above, so only the name or path can be what is refused.
+        throw new TransferError('unsafe-name', `the name cannot be offered: ${manifest.error.issues[0]?.message ?? 'invalid'}`);
+      }
+      return new FileSource(file, fh, manifest.data);
+    } catch (err) {
+      await fh.close();
+      throw fromFsError(err, 'hashing the file to send');
+    }
+  }
+
+  /** Chunk `index`, checked against the manifest: a file changed since then fails 'source-changed'. */
+  async readChunk(index: number): Promise<Buffer> {
+    if (!this.#fh) throw new TransferError('closed', 'the source is closed');
+    const count = chunkCount(this.manifest.size, this.manifest.chunkSize);
+    if (!Number.isInteger(index) || index < 0 || index >= count) {
+      throw new TransferError('chunk-out-of-range', `chunk ${index} is not one of 0..${count - 1}`);
+    }
+    const len = chunkLength(this.manifest, index);
+    const buf = Buffer.allocUnsafe(len);
+    let got: number;
+    try {
+      got = await readFully(this.#fh, buf, len, index * this.manifest.chunkSize);
+    } catch (err) {
+      throw fromFsError(err, 'reading a chunk to send');
+    }
+    if (got !== len || !createHash('sha256').update(buf).digest().equals(chunkHash(this.manifest, index))) throw changed();
+    return buf;
+  }
+
+  async close(): Promise<void> {
+    const fh = this.#fh;
+    this.#fh = null;
+    await fh?.close();
+  }
+}
+
+function changed(): TransferError {
+  return new TransferError('source-changed', 'the file changed while it was being sent');
+}
