@@ -39,7 +39,14 @@ export const DisplayNameSchema = z
 const displayName = DisplayNameSchema;
 
 export type LinkKind = 'direct' | 'relay';
-export type MessageState = 'pending' | 'sent' | 'delivered' | 'read' | 'canceled' | 'rejected';
+/**
+ * Sender-side life of one of my messages: 'pending' (stored here, not on the wire yet), 'sent'
+ * (written to a live link, no ack yet), 'stored' (the recipient is online nowhere, and a relay's
+ * mailbox accepted a sealed copy for it; still in my outbox, since only the recipient's own ack
+ * counts), 'delivered' (the recipient acked it: durably stored there), 'read', 'canceled',
+ * 'rejected' (the recipient refused it for good). Received messages are 'delivered' or 'read'.
+ */
+export type MessageState = 'pending' | 'sent' | 'stored' | 'delivered' | 'read' | 'canceled' | 'rejected';
 
 export interface SelfInfo {
   id: PeerId;
@@ -68,6 +75,25 @@ export interface PeerInfo {
   lastSeen: number | null;
   /** Set when something claimed this peer's ID but could not prove it. */
   warning: string | null;
+  /**
+   * Where the peer is announced right now, link or not: 'lan' when LAN discovery hears it,
+   * 'relay' when a connected relay lists it (and LAN discovery does not), else null. A hint for
+   * grouping; `link` is what is proven.
+   */
+  seenVia: 'lan' | 'relay' | null;
+  /** The person compared this peer's ID out of band and marked it verified (setVerified). */
+  verified: boolean;
+  /** This ID carries the name of a known contact with another ID: warn until verified or dismissed. */
+  keyChange: KeyChange | null;
+}
+
+/** See main/core/trust/key-change.ts for when this is set. */
+export interface KeyChange {
+  /** The known contact whose name this peer now carries. */
+  previousId: PeerId;
+  previousName: string;
+  /** Whether that contact had been verified. */
+  verifiedBefore: boolean;
 }
 
 export interface ConversationInfo {
@@ -100,6 +126,77 @@ export interface SearchHit {
   /** Text with matches wrapped in \u0002 … \u0003 so the UI can highlight without HTML. */
   snippet: string;
 }
+
+// ---- settings --------------------------------------------------------------------------
+
+/** Ones the core keeps (the theme and the language are per screen, kept by the renderer). */
+export interface Settings {
+  /** Switch to "away" after this long without user activity; 0 = never. */
+  autoAwayMs: number;
+  notifications: {
+    enabled: boolean;
+    /** Message text in the notification, or only who wrote. */
+    showPreview: boolean;
+    mutedConversations: string[];
+  };
+  /** The token is a secret: the core keeps it and only says whether there is one. */
+  relays: Array<{ address: string; hasToken: boolean }>;
+  /** Interfaces LAN discovery announces on; empty = every suitable one. */
+  interfaces: string[];
+  /** Where received files go; null = the system's Downloads folder. */
+  downloadFolder: string | null;
+  /** Applied by the desktop shell (login item); other hosts ignore it. */
+  startAtLogin: boolean;
+  /** Fields whose value this run comes from a command-line flag (--auto-away, --relay, --interfaces) until changed here. */
+  overridden: Array<'autoAwayMs' | 'relays' | 'interfaces'>;
+}
+
+export const SETTINGS_LIMITS = {
+  autoAwayMaxMs: 24 * 3600 * 1000,
+  relays: 16,
+  relayToken: 200,
+  interfaces: 64,
+  mutedConversations: 1000,
+  path: 4096,
+} as const;
+
+const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
+
+/**
+ * A partial update: fields left out keep their value, and so do the notification fields left
+ * out. A relay listed without `token` keeps the token it has (the UI never sees it); `null` or
+ * '' removes it. The core checks the rest (relay addresses parse, the folder is absolute).
+ */
+export const SettingsUpdateSchema = z
+  .object({
+    autoAwayMs: z.number().int().min(0).max(SETTINGS_LIMITS.autoAwayMaxMs, 'at most 24 hours'),
+    notifications: z
+      .object({
+        enabled: z.boolean(),
+        showPreview: z.boolean(),
+        mutedConversations: z.array(z.string().min(1).max(200)).max(SETTINGS_LIMITS.mutedConversations),
+      })
+      .partial()
+      .strict(),
+    relays: z
+      .array(
+        z
+          .object({
+            address: z.string().trim().min(1, 'the relay address is empty').max(400),
+            token: z.string().max(SETTINGS_LIMITS.relayToken).nullable().optional(),
+          })
+          .strict(),
+      )
+      .max(SETTINGS_LIMITS.relays, `at most ${SETTINGS_LIMITS.relays} relays`),
+    interfaces: z
+      .array(z.string().trim().min(1).max(64).refine(noControl, 'not an interface name'))
+      .max(SETTINGS_LIMITS.interfaces),
+    downloadFolder: z.string().min(1).max(SETTINGS_LIMITS.path).refine(noControl, 'contains control characters').nullable(),
+    startAtLogin: z.boolean(),
+  })
+  .partial()
+  .strict();
+export type SettingsUpdate = z.input<typeof SettingsUpdateSchema>;
 
 // ---- commands --------------------------------------------------------------------------
 
@@ -158,17 +255,24 @@ export const commands = {
   setTyping: { args: convRef.extend({ typing: z.boolean() }), result: z.custom<{ ok: true }>() },
   /** The host reports how long the user has been idle; drives auto-away. */
   reportActivity: { args: z.object({ idleMs: z.number().int().min(0).max(2 ** 31) }), result: z.custom<SelfInfo>() },
-  /** 0 turns auto-away off. */
+  /** The core's settings (the same as `getSettings().autoAwayMs`); 0 turns auto-away off. */
   setAutoAway: { args: z.object({ afterMs: z.number().int().min(0).max(24 * 3600 * 1000) }), result: z.custom<{ afterMs: number }>() },
   /** Relays this node is attached to: connection state and who else is there. */
   listRelays: { args: z.object({}), result: z.custom<RelayInfo[]>() },
-  /** Attach to a relay (kept for this run; hosts persist their settings themselves). */
+  /** Attach to a relay and keep it in the settings (the same address again replaces its token). */
   addRelay: {
     args: z.object({ address: z.string().min(10).max(400), token: z.string().max(200).optional() }),
     result: z.custom<RelayInfo[]>(),
   },
+  /** Mark a peer's ID as compared out of band (or take that back); verifying clears a key-change warning. */
+  setVerified: { args: z.object({ peerId: PeerIdSchema, verified: z.boolean() }).strict(), result: z.custom<PeerInfo>() },
+  /** Hide a key-change warning without verifying (it comes back only if the peer renames again). */
+  dismissKeyChange: { args: z.object({ peerId: PeerIdSchema }).strict(), result: z.custom<PeerInfo>() },
   /** Why someone may be invisible: interfaces announced, what discovery hears, link states. */
   diagnostics: { args: z.object({}), result: z.custom<DiagnosticsInfo>() },
+  getSettings: { args: z.object({}), result: z.custom<Settings>() },
+  /** Stores the changes and applies them at once (relays attach or detach, discovery rebinds); returns all settings. */
+  updateSettings: { args: SettingsUpdateSchema, result: z.custom<Settings>() },
 } as const;
 
 export interface RelayInfo {
@@ -215,9 +319,11 @@ export interface Events {
   typing: { convId: string; peerId: PeerId; typing: boolean };
   /** A relay's connection state or directory changed. */
   relay: RelayInfo[];
+  /** The settings changed (from any host). */
+  settings: Settings;
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay'];
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { PeerIdError, parsePeerId } from './identity/peer-id.ts';
 import { parseAddress } from './links/link-manager.ts';
 import type { ParleyNode } from './node.ts';
+import { SettingsError } from './settings.ts';
 import type { ConversationSummary } from './store/store.ts';
 
 export class ApiError extends Error {
@@ -54,16 +55,33 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return { ok: true };
   },
   setAutoAway: (node, args) => {
-    node.setAutoAway(args.afterMs);
-    return { afterMs: args.afterMs };
+    updateSettings(node, { autoAwayMs: args.afterMs });
+    return { afterMs: node.settings.current.autoAwayMs };
+  },
+  getSettings: (node) => node.settings.view(),
+  updateSettings: async (node, args) => {
+    updateSettings(node, args);
+    await node.settingsApplied();
+    return node.settings.view();
   },
   diagnostics: (node) => node.diagnostics(),
+  setVerified: (node, args) => {
+    if (args.peerId === node.identity.id) throw new ApiError('invalid-args', 'that is my own ID');
+    const info = node.setVerified(args.peerId, args.verified);
+    if (!info) throw new ApiError('not-found', 'no such peer');
+    return info;
+  },
+  dismissKeyChange: (node, args) => {
+    const info = node.dismissKeyChange(args.peerId);
+    if (!info) throw new ApiError('not-found', 'no such peer');
+    return info;
+  },
   listRelays: (node) => node.relayInfo(),
   addRelay: (node, args) => {
     try {
       node.addRelay(args.address, args.token);
     } catch (err) {
-      throw new ApiError('invalid-args', (err as Error).message);
+      throw new ApiError('invalid-args', (err as Error).message.replace(/^relays\.\d+\.address /, ''));
     }
     return node.relayInfo();
   },
@@ -96,6 +114,11 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return m;
   },
   cancel: (node, args) => {
+    // A sealed copy at a relay cannot be recalled: the recipient gets it when it comes online,
+    // so "canceled" would be a lie to the sender.
+    if (node.store.getMessage(args.messageId)?.state === 'stored') {
+      throw new ApiError('unavailable', 'this message is stored at the relay and will be delivered when the recipient comes online; it cannot be recalled');
+    }
     const m = node.messenger.cancel(args.messageId);
     if (!m) throw new ApiError('not-found', 'no such message');
     return m;
@@ -114,6 +137,16 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return node.messenger.markRead(args.convId, args.upTo);
   },
 };
+
+/** A refused value is the caller's mistake: invalid-args, naming the field. */
+function updateSettings(node: ParleyNode, update: unknown): void {
+  try {
+    node.updateSettings(update);
+  } catch (err) {
+    if (err instanceof SettingsError) throw new ApiError('invalid-args', `updateSettings: ${err.message}`);
+    throw err;
+  }
+}
 
 export function createApi(node: ParleyNode): ParleyApi {
   return {

@@ -5,19 +5,25 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import os from 'node:os';
-import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type RelayInfo, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
+import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type KeyChange, type RelayInfo, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
 import { createApi } from './api.ts';
+import { AutoAway } from './auto-away.ts';
+import { chooseInterfaces } from './discovery/interfaces.ts';
 import { startDiscovery, type Discovery, type PeerCandidate } from './discovery/index.ts';
-import { parseRelayAddress } from './relay/address.ts';
+import { formatRelayAddress, parseRelayAddress } from './relay/address.ts';
 import { attachRelay, type RelayAttachment } from './relay/attach.ts';
 import { loadOrCreateIdentity, type Identity } from './identity/identity.ts';
 import { displayId, shortId } from './identity/peer-id.ts';
 import { formatAddress } from './links/address.ts';
+import { addressesToAnnounce, dialableAnnounced } from './links/announce.ts';
 import { LinkManager, DEFAULT_PORT } from './links/link-manager.ts';
 import { defaultTiming, type Timing } from './links/timing.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Messenger } from './messaging/messenger.ts';
-import { openStore, type PeerRow, type Store } from './store/store.ts';
+import { openStore, type PeerRow, type PeerTrust, type PeerUpdate, type Store } from './store/store.ts';
+import type { Member } from './relay/frames.ts';
+import { isNewName, keyChangeFor, nameKey } from './trust/key-change.ts';
+import { NodeSettings, type CoreSettings, type SettingsChange } from './settings.ts';
 
 export interface NodeOptions {
   dataDir: string;
@@ -29,13 +35,19 @@ export interface NodeOptions {
   host?: string;
   timing?: Partial<Timing>;
   log?: Logger;
-  /** LAN discovery (mDNS + UDP beacons); off with `false` (tests that wire peers by hand). */
+  /**
+   * LAN discovery (mDNS + UDP beacons); off with `false` (tests that wire peers by hand).
+   * `interfaces` overrides the stored setting for this run.
+   */
   discovery?: false | { mdns?: boolean; beacon?: boolean; beaconPort?: number; interfaces?: string[] | 'auto' };
-  /** Switch to "away" after this long without user activity (reportActivity); 0 = never. */
+  /** Overrides the stored setting for this run: "away" after this long without user activity (reportActivity); 0 = never. */
   autoAwayMs?: number;
-  /** Relays to stay connected to (`parley-relay://host:port/?id=…`), each with an optional token. */
+  /** Overrides the stored relays for this run (`parley-relay://host:port/?id=…`, each with an optional token). */
   relays?: Array<{ address: string; token?: string | undefined }>;
 }
+
+/** Key-change flags kept for unproven discovery candidates, at most. */
+const MAX_CANDIDATE_FLAGS = 1024;
 
 /** The UI re-sends "typing" while the user keeps typing; silence this long means stopped. */
 const TYPING_EXPIRES_MS = 6000;
@@ -60,12 +72,17 @@ export class ParleyNode {
   private profile: { name: string; presence: Exclude<Presence, 'offline'>; statusText: string };
   private stopped = false;
   discovery: Discovery | null = null;
-  /** Set while "away" was chosen by the idle timer rather than by the user. */
-  private autoAway = false;
-  private autoAwayMs = 0;
+  /** Stored settings, with this run's command-line overrides. */
+  readonly settings: NodeSettings;
+  private readonly away: AutoAway;
+  /** The last interface change still being applied to discovery. */
+  private rebinding: Promise<void> = Promise.resolve();
+  /** The address the listener is bound to (all interfaces when absent). */
+  private readonly listenHost: string | undefined;
 
   private constructor(opts: NodeOptions, identity: Identity, store: Store, log: Logger) {
     this.dataDir = opts.dataDir;
+    this.listenHost = opts.host;
     this.identity = identity;
     this.store = store;
     this.log = log;
@@ -84,22 +101,47 @@ export class ParleyNode {
       presence: (store.getMeta('profile.presence') as 'online' | 'away' | 'busy' | undefined) ?? 'online',
       statusText: store.getMeta('profile.statusText') ?? '',
     };
+    const discoveryOpts = opts.discovery === false ? undefined : opts.discovery;
+    this.settings = new NodeSettings(store, log, {
+      autoAwayMs: opts.autoAwayMs,
+      relays: opts.relays,
+      interfaces: Array.isArray(discoveryOpts?.interfaces) ? discoveryOpts.interfaces : undefined,
+    });
+    this.away = new AutoAway(this.settings.current.autoAwayMs, {
+      presence: () => this.profile.presence,
+      setPresence: (presence) => void this.setProfile({ presence }, true),
+    });
     this.links = new LinkManager({
       identity,
       timing,
       log,
-      hello: () => ({ id: identity.id, instance: this.instance, ...this.profile, ...(this.links?.port ? { port: this.links.port } : {}) }),
+      hello: () => {
+        const addrs = this.announcedAddresses();
+        return { id: identity.id, instance: this.instance, ...this.profile, ...(this.links?.port ? { port: this.links.port } : {}), ...(addrs.length ? { addrs } : {}) };
+      },
     });
     this.messenger = new Messenger({ store, links: this.links, selfId: identity.id, timing, log });
     this.messenger.on('message', (m) => this.events.emit('message', m));
     this.messenger.on('read', (r) => this.events.emit('read', r));
     this.links.on('up', (link, hello) => {
-      this.store.upsertPeer({ id: link.peerId, name: hello.name, presence: hello.presence, statusText: hello.statusText, lastSeen: Date.now() });
+      this.updatePeer({ id: link.peerId, name: hello.name, presence: hello.presence, statusText: hello.statusText, lastSeen: Date.now() });
       // An incoming link's source port is ephemeral; its Hello names the port to dial back.
       const address = link.direction === 'out' ? link.remoteAddress : hello.port ? formatAddress(link.remoteHost, hello.port) : undefined;
       // Remembered for the next start; while this link lives, the peer's own redialing suffices.
       // A relayed link's addresses are the relay's, which would answer a direct dial falsely.
       if (link.kind === 'direct') this.rememberAddress(link.peerId, address);
+      // A relayed peer's own word on where it listens is the only way to find a direct path
+      // (the relay's directory has no addresses); LinkManager keeps trying them while relayed.
+      // In memory only: they are claims, not addresses that have worked.
+      else if (hello.addrs?.length) {
+        const own = localAddresses().map((a) => formatAddress(a, this.links.port));
+        const addrs = dialableAnnounced(hello.addrs, own);
+        if (addrs.length) this.links.addTarget(link.peerId, addrs, 'announced');
+      }
+      // So a message can be sealed to this peer for a relay's mailbox even when no relay knows
+      // it (the store keeps only a certificate whose key hashes to the peer ID).
+      const cert = link.peerCertificate();
+      if (cert) this.store.setPeerCertificate(link.peerId, cert);
       this.emitPeer(link.peerId);
     });
     this.links.on('down', (link, reason) => {
@@ -118,7 +160,7 @@ export class ParleyNode {
     this.links.on('frame', (link, frame) => {
       if (frame.t === 'typing') return this.onTyping(link.peerId, frame.conv, frame.active);
       if (frame.t !== 'presence') return;
-      this.store.upsertPeer({ id: link.peerId, name: frame.name, presence: frame.presence, statusText: frame.statusText, lastSeen: Date.now() });
+      this.updatePeer({ id: link.peerId, name: frame.name, presence: frame.presence, statusText: frame.statusText, lastSeen: Date.now() });
       this.emitPeer(link.peerId);
     });
     this.links.on('impostor', (peerId, address, reason) => {
@@ -158,10 +200,10 @@ export class ParleyNode {
     let node: ParleyNode;
     try {
       node = new ParleyNode(opts, identity, store, log);
-      node.autoAwayMs = opts.autoAwayMs ?? Number(store.getMeta('profile.autoAwayMs') ?? 0);
       await node.links.listen(opts.port ?? DEFAULT_PORT, opts.host);
-      if (opts.discovery !== false) await node.startDiscovery(opts.discovery ?? {});
-      for (const r of opts.relays ?? []) node.addRelay(r.address, r.token);
+      const settings = node.settings.current;
+      if (opts.discovery !== false) await node.startDiscovery({ ...opts.discovery, interfaces: settings.interfaces.length ? settings.interfaces : 'auto' });
+      for (const r of settings.relays) node.attachRelay(r.address, r.token);
     } catch (err) {
       await node!?.links.stop().catch(() => undefined);
       store.close();
@@ -184,9 +226,12 @@ export class ParleyNode {
       // Only a hint: the link layer dials every address and TLS pinning decides who answered.
       const addresses = c.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
       this.links.addTarget(c.id, addresses);
+      this.noteCandidate(c);
       if (!this.links.get(c.id)) this.emitPeer(c.id);
     });
     d.on('gone', (g) => {
+      // Forgotten by discovery, so is a flag on an unproven candidate (it is re-evaluated if it comes back).
+      this.candidateFlags.delete(g.id);
       if (!this.links.get(g.id)) this.emitPeer(g.id);
     });
     d.on('warning', (w) => {
@@ -199,13 +244,70 @@ export class ParleyNode {
   readonly relays: RelayAttachment[] = [];
 
   /** Connects to a relay and keeps that connection; LAN chat does not depend on it. */
-  addRelay(address: string, token?: string): RelayAttachment {
+  private attachRelay(address: string, token: string | null): RelayAttachment {
     parseRelayAddress(address);
-    const a = attachRelay(this, { address, token: token ?? null, log: this.log.child({ part: 'relay' }) });
+    const a = attachRelay(this, { address, token, log: this.log.child({ part: 'relay' }) });
     a.on('status', () => this.events.emit('relay', this.relayInfo()));
     a.on('directory', () => this.events.emit('relay', this.relayInfo()));
     this.relays.push(a);
     return a;
+  }
+
+  /** Drops a relay connection; its members are no longer reachable through it. */
+  private detachRelay(a: RelayAttachment): void {
+    this.relays.splice(this.relays.indexOf(a), 1);
+    const members = a.directory.map((m) => m.id);
+    void a
+      .stop()
+      .catch((err: Error) => this.log.warn({ err: err.message }, 'relay did not stop cleanly'))
+      .finally(() => {
+        if (this.stopped) return;
+        for (const id of members) if (id !== this.identity.id) this.emitPeer(id);
+      });
+  }
+
+  /** Attaches to a relay and keeps it in the settings; the same address again replaces its token. */
+  addRelay(address: string, token?: string): void {
+    const relays = this.settings.current.relays.map((r) => ({ address: r.address }));
+    const normalised = formatRelayAddress(parseRelayAddress(address));
+    this.updateSettings({ relays: [...relays.filter((r) => r.address !== normalised), { address, token: token ?? null }] });
+  }
+
+  /**
+   * Stores a settings change and applies it now: relays attach or detach, discovery moves to
+   * the chosen interfaces (settingsApplied() tells when), the auto-away timer restarts.
+   * Throws SettingsError, changing nothing, for a refused value.
+   */
+  updateSettings(update: unknown): SettingsChange {
+    const change = this.settings.update(update);
+    this.applySettings(change.before, change.after);
+    if (change.changed.length || change.overrideEnded) this.events.emit('settings', this.settings.view());
+    return change;
+  }
+
+  /** Resolves once discovery runs on the interfaces last chosen. */
+  settingsApplied(): Promise<void> {
+    return this.rebinding;
+  }
+
+  private applySettings(before: CoreSettings, after: CoreSettings): void {
+    // Stored for the next start; nothing may attach or rebind on a node that is shutting down.
+    if (this.stopped) return;
+    if (before.autoAwayMs !== after.autoAwayMs) this.away.setAfter(after.autoAwayMs);
+    const same = (a: { address: string; token: string | null }, b: { address: string; token: string | null }) => a.address === b.address && a.token === b.token;
+    const gone = before.relays.filter((r) => !after.relays.some((n) => same(r, n)));
+    const added = after.relays.filter((r) => !before.relays.some((o) => same(r, o)));
+    for (const r of gone) {
+      const a = this.relays.find((x) => x.status.address === r.address);
+      if (a) this.detachRelay(a);
+    }
+    for (const r of added) this.attachRelay(r.address, r.token);
+    if (gone.length || added.length) this.events.emit('relay', this.relayInfo());
+    if (this.discovery && before.interfaces.join('\n') !== after.interfaces.join('\n')) {
+      const d = this.discovery;
+      const spec = after.interfaces.length ? after.interfaces : ('auto' as const);
+      this.rebinding = this.rebinding.then(() => d.setInterfaces(spec)).catch((err: Error) => this.log.warn({ err: err.message }, 'discovery could not move to the chosen interfaces'));
+    }
   }
 
   relayInfo(): RelayInfo[] {
@@ -218,24 +320,10 @@ export class ParleyNode {
     }));
   }
 
-  /** The UI reports user activity; after autoAwayMs without any, "online" becomes "away". */
+  /** The host reports how long the user has been idle; see auto-away.ts. */
   reportActivity(idleMs: number): SelfInfo {
-    if (this.autoAwayMs > 0) {
-      if (idleMs >= this.autoAwayMs && this.profile.presence === 'online') {
-        this.autoAway = true;
-        return this.setProfile({ presence: 'away' }, true);
-      }
-      if (idleMs < this.autoAwayMs && this.autoAway) {
-        this.autoAway = false;
-        return this.setProfile({ presence: 'online' }, true);
-      }
-    }
+    this.away.report(idleMs);
     return this.self;
-  }
-
-  setAutoAway(ms: number): void {
-    this.autoAwayMs = ms;
-    this.store.setMeta('profile.autoAwayMs', String(ms));
   }
 
   get self(): SelfInfo {
@@ -253,18 +341,31 @@ export class ParleyNode {
   }
 
   setProfile(change: { name?: string | undefined; presence?: Exclude<Presence, 'offline'> | undefined; statusText?: string | undefined }, automatic = false): SelfInfo {
-    if (!automatic && change.presence !== undefined) this.autoAway = false;
+    if (!automatic && change.presence !== undefined) this.away.chosenByPerson();
     if (change.name !== undefined) this.profile.name = change.name;
     if (change.presence !== undefined) this.profile.presence = change.presence;
     if (change.statusText !== undefined) this.profile.statusText = change.statusText;
     this.store.setMeta('profile.name', this.profile.name);
-    this.store.setMeta('profile.presence', this.profile.presence);
+    // An automatic "away" is not kept: the next start is with the presence the person chose.
+    if (!automatic) this.store.setMeta('profile.presence', this.profile.presence);
     this.store.setMeta('profile.statusText', this.profile.statusText);
     this.links.broadcast({ t: 'presence', ...this.profile });
     this.discovery?.updateSelf(this.profile);
     const self = this.self;
     this.events.emit('self', self);
     return self;
+  }
+
+  /** Where peers may dial this node directly, for Hellos (see links/announce.ts). */
+  private announcedAddresses(): string[] {
+    if (!this.links?.port) return [];
+    try {
+      return addressesToAnnounce({ port: this.links.port, host: this.listenHost, interfaces: this.settings.current.interfaces });
+    } catch (err) {
+      // Only a hint for peers: a failure to list interfaces must not stop a link.
+      this.log.warn({ err: (err as Error).message }, 'could not list addresses to announce');
+      return [];
+    }
   }
 
   /** A peer we were told about (by hand, discovery or relay): remember it and link to it. */
@@ -290,7 +391,7 @@ export class ParleyNode {
       discovery: {
         enabled: d !== undefined,
         interfaces: d?.interfaces ?? [],
-        skippedInterfaces: d?.skippedInterfaces ?? [],
+        skippedInterfaces: d?.skippedInterfaces ?? this.interfacesWithoutDiscovery(),
         beacon: d?.beacon
           ? { sent: d.beacon.sent, received: d.beacon.received, accepted: d.beacon.accepted, dropped: Object.values(d.beacon.dropped).reduce((a, b) => a + b, 0) }
           : null,
@@ -305,12 +406,21 @@ export class ParleyNode {
     };
   }
 
+  /** With discovery off, every interface is "skipped", still named so that settings can list them. */
+  private interfacesWithoutDiscovery(): Array<{ name: string; reason: string }> {
+    const choice = chooseInterfaces('auto');
+    return [...choice.chosen.map((i) => ({ name: i.name, reason: 'discovery is off' })), ...choice.skipped].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
   /** Verified contacts from the store, plus peers discovery has seen but no link has proven yet. */
   listPeers(): PeerInfo[] {
     const rows = this.store.listPeers().filter((p) => p.id !== this.identity.id);
     const known = new Set(rows.map((r) => r.id));
-    const infos = rows.map((r) => this.peerInfo(r));
-    for (const c of this.discovery?.peers() ?? []) {
+    const candidates = this.discovery?.peers() ?? [];
+    const lan = new Set(candidates.map((c) => c.id));
+    const trust = this.store.allPeerTrust();
+    const infos = rows.map((r) => this.peerInfo(r, lan, trust.get(r.id)));
+    for (const c of candidates) {
       if (known.has(c.id)) continue;
       known.add(c.id);
       infos.push(this.candidateInfo(c));
@@ -320,7 +430,21 @@ export class ParleyNode {
       for (const m of r.directory) {
         if (known.has(m.id) || m.id === this.identity.id) continue;
         known.add(m.id);
-        infos.push({ id: m.id, displayId: displayId(m.id), shortId: shortId(m.id), name: m.name, presence: m.presence, statusText: '', link: null, addresses: [], lastSeen: Date.now(), warning: null });
+        infos.push({
+          id: m.id,
+          displayId: displayId(m.id),
+          shortId: shortId(m.id),
+          name: m.name,
+          presence: m.presence,
+          statusText: '',
+          link: null,
+          addresses: [],
+          lastSeen: Date.now(),
+          warning: null,
+          seenVia: 'relay',
+          verified: false,
+          keyChange: null,
+        });
       }
     }
     return infos;
@@ -339,35 +463,134 @@ export class ParleyNode {
       addresses: c.addresses.map((a) => `${a.address}:${a.port}`),
       lastSeen: c.lastSeen,
       warning: this.warnings.get(c.id) ?? c.warning,
+      seenVia: 'lan',
+      verified: false,
+      keyChange: this.candidateFlags.get(c.id)?.keyChange ?? null,
     };
   }
 
-  peerInfo(row: PeerRow): PeerInfo {
+  /** `lan` and `trust` let listPeers look these up once for all rows. */
+  peerInfo(row: PeerRow, lan?: ReadonlySet<PeerId>, trust?: PeerTrust): PeerInfo {
     const link = this.links.get(row.id);
+    const onLan = lan ? lan.has(row.id) : (this.discovery?.peers().some((c) => c.id === row.id) ?? false);
+    const member = this.relayMember(row.id);
+    const t = trust ?? this.store.peerTrust(row.id);
     return {
       id: row.id,
       displayId: displayId(row.id),
       shortId: shortId(row.id),
       name: row.name || shortId(row.id),
-      presence: link ? row.presence : 'offline',
+      // Without a link, a relay's directory is the one source that knows the peer is there:
+      // the relay checked its key when it joined.
+      presence: link ? row.presence : (member?.presence ?? 'offline'),
       statusText: row.statusText,
       link: link ? link.kind : null,
       addresses: row.addresses,
       lastSeen: row.lastSeen,
       warning: this.warnings.get(row.id) ?? null,
+      seenVia: onLan ? 'lan' : member ? 'relay' : null,
+      verified: t?.verified ?? false,
+      keyChange: t?.keyChange ?? null,
     };
   }
 
-  private emitPeer(peerId: PeerId): void {
+  private relayMember(peerId: PeerId): Member | undefined {
+    for (const r of this.relays) {
+      const m = r.client.member(peerId);
+      if (m) return m;
+    }
+    return undefined;
+  }
+
+  /** Tells the UI hosts what is known about this peer now (stored or a discovery candidate). */
+  emitPeer(peerId: PeerId): void {
     const row = this.store.getPeer(peerId);
     if (row) return void this.events.emit('peer', this.peerInfo(row));
     const c = this.discovery?.peers().find((p) => p.id === peerId);
     if (c) this.events.emit('peer', this.candidateInfo(c));
   }
 
+  // ---- trust: verified IDs and the key-change rule (trust/key-change.ts) -------------------
+
+  /** Unproven discovery candidates are not stored; their key-change flags live here until a link proves them. */
+  private readonly candidateFlags = new Map<PeerId, { key: string; keyChange: KeyChange | null; dismissed: boolean }>();
+
+  /**
+   * Stores what a peer says about itself. Every path that learns a peer's name (Hello,
+   * presence, a relay's directory, the relay mailbox) comes through here, so that the
+   * key-change rule sees each first name and each rename.
+   */
+  updatePeer(p: PeerUpdate): PeerRow {
+    if (p.name === undefined || p.id === this.identity.id) return this.store.upsertPeer(p);
+    const before = this.store.getPeer(p.id);
+    let change: KeyChange | null = null;
+    if (isNewName(before?.name, p.name) && !this.store.peerTrust(p.id)?.keyChange) {
+      // A candidate whose warning the person dismissed before its link came up stays dismissed.
+      const candidate = this.candidateFlags.get(p.id);
+      const dismissed = !before?.name && candidate?.dismissed === true && candidate.key === nameKey(p.name);
+      if (!dismissed) change = keyChangeFor(p.id, p.name, this.store.knownContacts());
+    }
+    const row = this.store.upsertPeer(p);
+    this.candidateFlags.delete(p.id);
+    if (change) {
+      this.store.setKeyChange(p.id, change);
+      this.log.warn({ peer: p.id.slice(0, 7), previous: change.previousId.slice(0, 7), verifiedBefore: change.verifiedBefore }, "a new ID carries a known contact's name");
+    }
+    return row;
+  }
+
+  /** The key-change rule for a discovery candidate: in memory, since nothing has proven it yet. */
+  private noteCandidate(c: PeerCandidate): void {
+    if (c.id === this.identity.id || this.store.getPeer(c.id)) return;
+    const key = nameKey(c.name);
+    const known = this.candidateFlags.get(c.id);
+    if (known && (known.key === key || known.keyChange)) return;
+    const keyChange = key ? keyChangeFor(c.id, c.name, this.store.knownContacts()) : null;
+    // Forged announcements can name any number of IDs: keep the most recent ones only.
+    if (this.candidateFlags.size >= MAX_CANDIDATE_FLAGS) this.candidateFlags.delete(this.candidateFlags.keys().next().value!);
+    this.candidateFlags.set(c.id, { key, keyChange, dismissed: false });
+    if (keyChange) this.log.warn({ peer: c.id.slice(0, 7), previous: keyChange.previousId.slice(0, 7) }, "a discovered ID carries a known contact's name");
+  }
+
+  /** The person compared this peer's ID out of band (or takes that back). Null for an unknown peer. */
+  setVerified(peerId: PeerId, verified: boolean): PeerInfo | null {
+    if (!this.store.getPeer(peerId)) {
+      const name = this.discovery?.peers().find((c) => c.id === peerId)?.name ?? this.relayMember(peerId)?.name;
+      if (name === undefined) return null;
+      if (!verified) return this.listPeers().find((p) => p.id === peerId) ?? null;
+      // Vouched for by the person: worth remembering even before a link proves it.
+      this.store.upsertPeer({ id: peerId, name });
+      this.candidateFlags.delete(peerId);
+    }
+    this.store.setVerified(peerId, verified);
+    this.log.info({ peer: peerId.slice(0, 7), verified }, 'peer verification changed');
+    const info = this.peerInfo(this.store.getPeer(peerId)!);
+    this.events.emit('peer', info);
+    return info;
+  }
+
+  /** Hides a key-change warning without verifying. Null for an unknown peer. */
+  dismissKeyChange(peerId: PeerId): PeerInfo | null {
+    const row = this.store.getPeer(peerId);
+    if (row) this.store.setKeyChange(peerId, null);
+    else {
+      const flag = this.candidateFlags.get(peerId);
+      if (flag) {
+        flag.keyChange = null;
+        flag.dismissed = true;
+      }
+    }
+    const info = row ? this.peerInfo(row) : this.listPeers().find((p) => p.id === peerId);
+    if (!info) return null;
+    this.log.info({ peer: peerId.slice(0, 7) }, 'key-change warning dismissed');
+    this.events.emit('peer', info);
+    return info;
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.away.stop();
     this.messenger.stop();
     // Goodbyes first, so peers show us offline at once rather than after a timeout.
     await this.discovery?.stop().catch(() => undefined);

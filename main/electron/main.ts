@@ -1,13 +1,17 @@
 // The Electron main process: a thin shell around the same core that web mode and the
 // headless CLI run. Bundled to dist/electron/main.cjs by scripts/build.ts; `npm start`.
 import path from 'node:path';
-import { BrowserWindow, Menu, Notification, Tray, app, ipcMain, nativeImage, protocol, session, shell } from 'electron';
+import { BrowserWindow, Menu, Notification, Tray, app, ipcMain, nativeImage, powerMonitor, protocol, session, shell } from 'electron';
 import type { MessageInfo } from '../contract/contract.ts';
 import { createLogger } from '../core/log.ts';
 import { startNode, type ParleyNode } from '../core/node.ts';
 import { needsName, planName, trackNameChoice } from '../web/name-setup.ts';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
+import { en } from '../../renderer/src/i18n/en.ts';
+import { zhCN } from '../../renderer/src/i18n/zh-CN.ts';
+import { watchIdle } from './idle.ts';
 import { forwardEvents, registerCommandHandlers } from './ipc.ts';
+import { syncLoginItem } from './login-item.ts';
 import { createNotifier } from './notifications.ts';
 import { APP_SCHEME, hardenWebContents, permissionCheckHandler, permissionRequestHandler } from './security.ts';
 import { trayMenuTemplate, trayTooltip } from './tray.ts';
@@ -95,9 +99,14 @@ async function start(): Promise<void> {
   });
 
   const n = node;
+  // The page's language choice lives in the page; the system's is the best guess out here.
+  const catalogue = app.getLocale().toLowerCase().startsWith('zh') ? zhCN : en;
   const notify = createNotifier({
     isFocused: () => !!win && win.isVisible() && win.isFocused(),
     peerName: (id) => n.store.getPeer(id)?.name || id.slice(0, 7),
+    settings: () => n.settings.current.notifications,
+    presence: () => n.self.presence,
+    hiddenBody: catalogue['notify.hiddenBody'],
     show: ({ title, body }) => {
       if (!Notification.isSupported()) return;
       const notification = new Notification({ title, body, silent: false });
@@ -106,6 +115,13 @@ async function start(): Promise<void> {
     },
   });
   api.on('message', (m: MessageInfo) => notify(m));
+  syncLoginItem(app, api, log);
+  watchIdle({
+    idleSeconds: () => powerMonitor.getSystemIdleTime(),
+    locked: () => powerMonitor.getSystemIdleState(1) === 'locked',
+    report: (idleMs) => void api.call('reportActivity', { idleMs }).catch(() => undefined),
+    onLock: (listener) => powerMonitor.on('lock-screen', listener),
+  });
 
   createTray(n);
   await createWindow(dataDir);

@@ -14,7 +14,10 @@ import { parseTiming } from './timing-flag.ts';
 
 const USAGE = `usage: npm run headless -- --data DIR --name NAME [--port N] [--host ADDR] [--json]
        [--no-discovery | --no-mdns | --no-beacon] [--beacon-port N] [--interfaces eth0,wlan0] [--auto-away SECONDS]
-       [--relay parley-relay://HOST:PORT/?id=RELAY-ID ...] [--relay-token T | env PARLEY_RELAY_TOKEN]`;
+       [--relay parley-relay://HOST:PORT/?id=RELAY-ID ...] [--relay-token T | env PARLEY_RELAY_TOKEN]
+The node keeps its settings (relays, interfaces, auto-away, ...) in DIR; --relay, --interfaces
+and --auto-away override them for this run only, without changing what is stored, until the
+setting is changed with updateSettings.`;
 
 async function main(): Promise<void> {
   let values;

@@ -82,6 +82,28 @@ describe('mutual-TLS links', () => {
     assert.equal(impostor.ups.length, 0, 'the impostor never sees a link either');
   });
 
+  it("dial a peer's self-announced addresses without calling another node answering there an impostor", async () => {
+    const a = await manager();
+    const absent = generateIdentity();
+    // Another office can reuse the peer's private range: a neighbour answers at that address.
+    const neighbour = await manager();
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: neighbour.m.port });
+    const reports: string[] = [];
+    a.m.on('impostor', (id, address) => reports.push(`${id}@${address}`));
+    a.m.addTarget(absent.id, [proxy.address], 'announced');
+    await waitFor('several dials reached the neighbour', () => proxy.connections >= 3, 15_000);
+    await sleep(200);
+    assert.deepEqual(reports, [], 'a wrong ID at an announced address is no warning');
+    assert.equal(a.m.get(absent.id), undefined);
+    // The same address from discovery or a person is a claim about that address: loud again.
+    a.m.addTarget(absent.id, [proxy.address]);
+    await waitFor('impostor reported', () => reports.length > 0, 15_000);
+    assert.equal(reports[0], `${absent.id}@${proxy.address}`);
+    // It would dial on for the rest of the file otherwise.
+    await a.m.stop();
+    await proxy.close();
+  });
+
   it('reject an incoming Hello that claims an ID other than the certificate proves', async () => {
     const b = await manager();
     const victim = generateIdentity();

@@ -129,7 +129,7 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
     await addPeer(pb, alice);
     await person(pa, bob).locator('.presence-online').waitFor();
     await person(pb, alice).locator('.presence-online').waitFor();
-    assert.match(await pa.locator('.people-group', { has: person(pa, bob) }).locator('.group-title').innerText(), /online/i);
+    assert.match(await pa.locator('.people-group', { has: person(pa, bob) }).locator('.group-title').innerText(), /on this lan/i);
     assert.equal(await person(pa, bob).locator('.person-name').innerText(), 'Bob');
   });
 
@@ -345,7 +345,7 @@ describe('Parley in the browser: two people', { skip: skip ?? false }, () => {
   it('shows a presence and status change on the other side at once', async () => {
     await pa.locator('input[name=statusText]').fill('At lunch');
     await pa.locator('select[name=presence]').selectOption('busy');
-    await pa.locator('dialog button[type=submit]').click();
+    await pa.locator('dialog form.profile-form button[type=submit]').click();
     await pa.locator('dialog .saved').waitFor();
     await pa.keyboard.press('Escape');
     // Bob has Alice's conversation open: the list and the header both change.

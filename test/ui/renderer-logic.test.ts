@@ -10,6 +10,8 @@ import { buildRows } from '../../renderer/src/features/conversation/rows.ts';
 import { linkify, safeHref } from '../../renderer/src/features/conversation/linkify.ts';
 import { TYPING_REPEAT_MS, TypingSignal } from '../../renderer/src/features/conversation/typing-signal.ts';
 import { LatestOnly } from '../../renderer/src/features/search/latest-only.ts';
+import { groupOf, groupPeople, sharedNames } from '../../renderer/src/features/people/grouping.ts';
+import { nameKey } from '../../main/core/trust/key-change.ts';
 
 const A = 'A'.repeat(52);
 const B = 'B'.repeat(52);
@@ -248,5 +250,43 @@ describe('peer labels', () => {
     assert.equal(cleanLabel('a\u2066b\u2069c\u202Ad\u202C'), 'abcd');
     assert.equal(cleanLabel('שלום Ali ‎'), 'שלום Ali ‎');
     assert.equal(cleanLabel('<b>x</b>'), '<b>x</b>');
+  });
+});
+
+describe('people list groups', () => {
+  const p = (id: string, name: string, link: 'direct' | 'relay' | null, seenVia: 'lan' | 'relay' | null) => ({ peer: { id: id.repeat(52), name, link, seenVia } });
+
+  it('puts a direct link on this LAN and a relayed link via relay, whatever was announced', () => {
+    assert.equal(groupOf({ link: 'direct', seenVia: null }), 'lan');
+    assert.equal(groupOf({ link: 'direct', seenVia: 'relay' }), 'lan');
+    assert.equal(groupOf({ link: 'relay', seenVia: 'lan' }), 'relay');
+  });
+
+  it('without a link, goes by where the peer is announced: LAN discovery, a relay directory, or nowhere (offline)', () => {
+    assert.equal(groupOf({ link: null, seenVia: 'lan' }), 'lan');
+    assert.equal(groupOf({ link: null, seenVia: 'relay' }), 'relay');
+    assert.equal(groupOf({ link: null, seenVia: null }), 'offline');
+  });
+
+  it('sorts each group by name, equal names by ID', () => {
+    const rows = [p('C', 'carol', 'relay', null), p('B', 'Bob', null, 'lan'), p('A', 'Bob', 'direct', null), p('D', 'Dan', null, null), p('E', 'Eve', null, 'relay')];
+    const g = groupPeople(rows);
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(g).map(([k, v]) => [k, v.map((r) => r.peer.id[0])])),
+      { lan: ['A', 'B'], relay: ['C', 'E'], offline: ['D'] },
+    );
+  });
+
+  it('marks people who share a name, compared as the core compares names for key changes', () => {
+    const peers = [
+      { id: 'A', name: 'Bob' },
+      { id: 'B', name: '  BOB\u200b ' },
+      { id: 'C', name: 'Zo\u00eb' },
+      { id: 'D', name: 'ZOE\u0308' },
+      { id: 'E', name: 'Eve' },
+    ];
+    assert.deepEqual([...sharedNames(peers)].sort(), ['A', 'B', 'C', 'D']);
+    assert.equal(nameKey(peers[0]!.name), nameKey(peers[1]!.name));
+    assert.equal(nameKey(peers[2]!.name), nameKey(peers[3]!.name));
   });
 });

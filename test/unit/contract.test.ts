@@ -90,7 +90,7 @@ describe('the preload', () => {
   it('refuses to subscribe to events the contract does not name', () => {
     const api = buildPreloadApi(recordingIpcRenderer());
     assert.throws(() => api.on('everything' as 'peer', () => undefined), TypeError);
-    assert.deepEqual(eventNames.slice().sort(), ['message', 'peer', 'read', 'relay', 'self', 'typing']);
+    assert.deepEqual(eventNames.slice().sort(), ['message', 'peer', 'read', 'relay', 'self', 'settings', 'typing']);
   });
 
   it('as built, puts exactly window.parley on the page and requires nothing but electron', { skip: existsSync(path.join(ROOT, 'dist/electron/preload.cjs')) ? false : 'run `npm run build` first' }, () => {
@@ -151,6 +151,10 @@ describe('arguments are checked before the core', () => {
     ['markRead', { convId: 'c' }],
     ['retry', { messageId: '../../etc/passwd' }],
     ['addPeer', { address: '1.2.3.4:5', id: 'short' }],
+    ['updateSettings', { autoAwayMs: -5 }],
+    ['updateSettings', { relays: [{ address: 'parley-relay://h/?id=x', token: 'x'.repeat(201) }] }],
+    ['updateSettings', { startAtLogin: 1 }],
+    ['updateSettings', { hasToken: true }],
     ['getSelf', 'not an object'],
     ['toString', {}],
     ['constructor', {}],

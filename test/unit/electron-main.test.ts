@@ -41,6 +41,13 @@ const electron = {
     getPath: (n) => { calls.push(['app.getPath', n]); return process.env.FAKE_USER_DATA; },
     quit: () => { quitCount++; for (const cb of listeners['before-quit'] ?? []) cb({ preventDefault: () => calls.push(['before-quit.preventDefault']) }); },
     exit: rec('app.exit'),
+    getLocale: () => 'en-US',
+    setLoginItemSettings: rec('app.setLoginItemSettings'),
+  },
+  powerMonitor: {
+    getSystemIdleTime: () => { calls.push(['powerMonitor.getSystemIdleTime']); return 0; },
+    getSystemIdleState: () => 'active',
+    on: rec('powerMonitor.on'),
   },
   protocol: {
     registerSchemesAsPrivileged: rec('protocol.registerSchemesAsPrivileged'),
@@ -68,6 +75,7 @@ require(process.env.MAIN_CJS);
   const untrusted = await ipc.get('parley:cmd:getSelf')({ senderFrame: { url: 'https://evil.example/' } }, {});
   const invalid = await ipc.get('parley:cmd:send')(trusted, { convId: 'x', text: '' });
   const named = await ipc.get('parley:cmd:setProfile')(trusted, { statusText: 'from the stand-in' });
+  const startAtLogin = await ipc.get('parley:cmd:updateSettings')(trusted, { startAtLogin: true });
   const page = await protocolHandler(new Request('app://parley/index.html'));
   const contents = { handlers: {}, on(ev, cb) { this.handlers[ev] = cb; }, setWindowOpenHandler(h) { this.open = h; } };
   for (const cb of listeners['web-contents-created'] ?? []) cb({}, contents);
@@ -80,7 +88,7 @@ require(process.env.MAIN_CJS);
   while (quitCount < 2) { if (Date.now() > quitDeadline) throw new Error('core did not stop'); await new Promise((r) => setTimeout(r, 20)); }
   process.stdout.write(JSON.stringify({
     beforeReady, calls, channels: [...ipc.keys()], window: { url: windows[0].url, opts: windows[0].opts },
-    self, untrusted, invalid, named, eventsSent,
+    self, untrusted, invalid, named, startAtLogin, eventsSent,
     page: { status: page.status, csp: page.headers.get('content-security-policy') },
     opened, navPrevented, quitCount,
   }));
@@ -97,6 +105,7 @@ interface Report {
   untrusted: { ok: boolean };
   invalid: { ok: boolean; error: { code: string } };
   named: { ok: boolean };
+  startAtLogin: { ok: boolean; result: { startAtLogin: boolean } };
   eventsSent: number;
   page: { status: number; csp: string };
   opened: { action: string };
@@ -155,6 +164,16 @@ describe('the Electron main process, as bundled', { skip: existsSync(MAIN) ? fal
     assert.equal(r.invalid.error.code, 'invalid-args');
     assert.equal(r.named.ok, true);
     assert.ok(r.eventsSent >= 1, 'the self event reached the window');
+  });
+
+  it('carries out "start at login" as a login item, and watches the system idle time for auto-away', () => {
+    const r = report();
+    assert.equal(r.startAtLogin.ok, true);
+    assert.equal(r.startAtLogin.result.startAtLogin, true);
+    const logins = r.calls.filter((c) => c[0] === 'app.setLoginItemSettings').map((c) => (c[1] as { openAtLogin: boolean }).openAtLogin);
+    assert.deepEqual(logins, [false, true], 'the stored value at start, then the change');
+    assert.ok(r.calls.some((c) => c[0] === 'powerMonitor.getSystemIdleTime'));
+    assert.ok(r.calls.some((c) => c[0] === 'powerMonitor.on' && c[1] === 'lock-screen'));
   });
 
   it('hardens every web contents: windows denied, navigation prevented', () => {

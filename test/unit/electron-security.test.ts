@@ -5,9 +5,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { MessageInfo, SelfInfo } from '../../main/contract/contract.ts';
+import type { MessageInfo, ParleyApi, Presence, SelfInfo, Settings } from '../../main/contract/contract.ts';
 import { createAppProtocolHandler, APP_SCHEME_PRIVILEGES } from '../../main/electron/app-protocol.ts';
-import { createNotifier } from '../../main/electron/notifications.ts';
+import { LOCKED_IDLE_MS, watchIdle } from '../../main/electron/idle.ts';
+import { syncLoginItem } from '../../main/electron/login-item.ts';
+import { createNotifier, type NotifierDeps } from '../../main/electron/notifications.ts';
 import {
   CONTENT_SECURITY_POLICY,
   hardenWebContents,
@@ -199,11 +201,24 @@ describe('tray and notifications', () => {
     assert.deepEqual(calls, ['presence:busy', 'show', 'quit']);
   });
 
+  const m = (id: string, mine = false, text = 'hi', convId = 'c'): MessageInfo => ({ id, convId, author: 'B'.repeat(52), mine, seq: 1, lamport: 1, ts: 0, text, state: 'delivered', overdue: false });
+  const notifier = (over: Partial<NotifierDeps> = {}) => {
+    const shown: Array<{ title: string; body: string; convId: string }> = [];
+    const notify = createNotifier({
+      isFocused: () => false,
+      peerName: () => 'Bob',
+      settings: () => ({ enabled: true, showPreview: true, mutedConversations: [] }),
+      presence: () => 'online',
+      hiddenBody: 'New message',
+      show: (n) => shown.push(n),
+      ...over,
+    });
+    return { shown, notify };
+  };
+
   it('notifies once per received message, only while the window is not focused', () => {
-    const shown: Array<{ title: string; body: string }> = [];
     let focused = false;
-    const notify = createNotifier({ isFocused: () => focused, peerName: () => 'Bob', show: (n) => shown.push(n) });
-    const m = (id: string, mine = false, text = 'hi'): MessageInfo => ({ id, convId: 'c', author: 'B'.repeat(52), mine, seq: 1, lamport: 1, ts: 0, text, state: 'delivered', overdue: false });
+    const { shown, notify } = notifier({ isFocused: () => focused });
     notify(m('1'));
     notify(m('1'));
     notify(m('2', true));
@@ -214,6 +229,64 @@ describe('tray and notifications', () => {
     assert.equal(shown.length, 2);
     assert.deepEqual(shown[0], { title: 'Bob', body: 'hi', convId: 'c' });
     assert.ok(shown[1]!.body.length <= 160);
+  });
+
+  it('follows the notification settings as they change: off, muted conversations, no preview', () => {
+    let settings: Settings['notifications'] = { enabled: false, showPreview: true, mutedConversations: [] };
+    const { shown, notify } = notifier({ settings: () => settings });
+    notify(m('1'));
+    assert.equal(shown.length, 0, 'notifications off');
+    settings = { enabled: true, showPreview: true, mutedConversations: ['quiet'] };
+    notify(m('2', false, 'psst', 'quiet'));
+    assert.equal(shown.length, 0, 'a muted conversation');
+    notify(m('3', false, 'hello', 'loud'));
+    assert.deepEqual(shown.at(-1), { title: 'Bob', body: 'hello', convId: 'loud' });
+    settings = { enabled: true, showPreview: false, mutedConversations: [] };
+    notify(m('4', false, 'the secret plan'));
+    assert.deepEqual(shown.at(-1), { title: 'Bob', body: 'New message', convId: 'c' }, 'who wrote, not what');
+    assert.equal(shown.length, 2);
+  });
+
+  it('stays quiet while I am busy, and a message skipped then does not notify later', () => {
+    let presence: Presence = 'busy';
+    const { shown, notify } = notifier({ presence: () => presence });
+    notify(m('1'));
+    presence = 'away';
+    notify(m('1'));
+    assert.equal(shown.length, 0);
+    notify(m('2'));
+    assert.equal(shown.length, 1, 'away still notifies');
+  });
+
+  it('applies "start at login" at start and whenever the setting changes, once per change', async () => {
+    const applied: boolean[] = [];
+    const listeners: Array<(s: Settings) => void> = [];
+    const base: Settings = { autoAwayMs: 0, notifications: { enabled: true, showPreview: true, mutedConversations: [] }, relays: [], interfaces: [], downloadFolder: null, startAtLogin: false, overridden: [] };
+    const api = {
+      call: async () => base,
+      on: (_e: string, l: (s: Settings) => void) => {
+        listeners.push(l);
+        return () => undefined;
+      },
+    } as unknown as ParleyApi;
+    syncLoginItem({ setLoginItemSettings: (s) => applied.push(s.openAtLogin) }, api);
+    await new Promise((r) => setImmediate(r));
+    for (const l of listeners) l({ ...base, startAtLogin: true });
+    for (const l of listeners) l({ ...base, startAtLogin: true, autoAwayMs: 5 });
+    for (const l of listeners) l({ ...base, startAtLogin: false });
+    assert.deepEqual(applied, [false, true, false]);
+  });
+
+  it('reports the system idle time for auto-away, and a locked screen as idle at once', () => {
+    const reports: number[] = [];
+    let lock: () => void = () => undefined;
+    let locked = false;
+    const stop = watchIdle({ idleSeconds: () => 42.4, locked: () => locked, report: (ms) => reports.push(ms), onLock: (l) => (lock = l), everyMs: 60_000 });
+    assert.deepEqual(reports, [42_400]);
+    locked = true;
+    lock();
+    assert.deepEqual(reports, [42_400, LOCKED_IDLE_MS]);
+    stop();
   });
 });
 

@@ -61,6 +61,13 @@ const positive = fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1
 const version = fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 65535 }));
 const presence = fc.constantFrom(...PresenceSchema.options);
 const conv = text(1, 200);
+const port = fc.integer({ min: 1, max: 65535 });
+const hextet = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+/** host:port as a Hello announces it: dotted IPv4, or full-form IPv6 in brackets. */
+const announcedAddress = fc.oneof(
+  fc.tuple(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), port).map(([ip, p]) => `${ip.join('.')}:${p}`),
+  fc.tuple(fc.array(hextet, { minLength: 8, maxLength: 8 }), port).map(([ip, p]) => `[${ip.join(':')}]:${p}`),
+);
 
 /** Frames decode to plain objects, so generate plain ones (fc.record may pick a null prototype). */
 const record = <T>(shape: { [K in keyof T]-?: fc.Arbitrary<Exclude<T[K], undefined>> }, optional: Array<keyof T> = []): fc.Arbitrary<T> =>
@@ -85,8 +92,12 @@ const frameArbs: { [K in FrameType]: fc.Arbitrary<FrameOf<K>> } = {
       { weight: 1, arbitrary: fc.array(text(0, 64), { minLength: 64, maxLength: 64 }) },
     ),
     instance: text(8, 64),
-    port: fc.integer({ min: 1, max: 65535 }),
-  }, ['port']),
+    port,
+    addrs: fc.oneof(
+      { weight: 19, arbitrary: fc.array(announcedAddress, { maxLength: 4 }) },
+      { weight: 1, arbitrary: fc.array(announcedAddress, { minLength: 16, maxLength: 16 }) },
+    ),
+  }, ['port', 'addrs']),
   ping: record({ t: fc.constant('ping' as const), n: u53 }),
   pong: record({ t: fc.constant('pong' as const), n: u53 }),
   msg: record({
@@ -316,6 +327,7 @@ describe('well-formed MessagePack that is not a valid frame', () => {
   fields.push(
     { type: 'msg', path: ['body', 'text'], schema: MessageBody.shape.text },
     { type: 'hello', path: ['caps', 0], schema: HelloFrame.shape.caps.element },
+    { type: 'hello', path: ['addrs', 0], schema: HelloFrame.shape.addrs.unwrap().element },
     { type: 'ack', path: ['ids', 0], schema: AckFrame.shape.ids.element },
   );
 
@@ -350,7 +362,8 @@ describe('well-formed MessagePack that is not a valid frame', () => {
   function withValue(frame: Frame, path: Array<string | number>, value: unknown): unknown {
     const copy = structuredClone(frame) as Record<string | number, unknown>;
     let node: Record<string | number, unknown> = copy;
-    for (const step of path.slice(0, -1)) node = node[step] as Record<string | number, unknown>;
+    // An optional container the sample left out (hello.addrs) is created to hold the value.
+    for (let i = 0; i < path.length - 1; i++) node = (node[path[i]!] ??= typeof path[i + 1] === 'number' ? [] : {}) as Record<string | number, unknown>;
     node[path[path.length - 1]!] = value;
     return copy;
   }

@@ -342,15 +342,15 @@ describe('outbox and delivery states', () => {
     );
   });
 
-  it('moves pending to sent, but never back from delivered', () => {
+  it('marks pending as stored at a relay, but never back from delivered', () => {
     const { store, conv } = withConversation();
     const [m1, m2] = send(store, conv, BOB, ['1', '2']);
     store.markDelivered([m2!.id]);
     assert.deepEqual(
-      store.markSent([m1!.id, m2!.id]).map((r) => r.id),
-      [m1!.id],
+      store.markStored([m1!.id, m2!.id]).map((r) => [r.id, r.state]),
+      [[m1!.id, 'stored']],
     );
-    assert.equal(store.getMessage(m1!.id)?.state, 'sent');
+    assert.equal(store.getMessage(m1!.id)?.state, 'stored');
     assert.equal(store.getMessage(m2!.id)?.state, 'delivered');
     assert.equal(store.markDelivered([m1!.id])[0]?.state, 'delivered');
   });
@@ -360,7 +360,7 @@ describe('outbox and delivery states', () => {
     const f = frame(conv, BOB, 1, 1, 'theirs');
     store.insertIncoming([f]);
     assert.deepEqual(store.markDelivered([f.id]), []);
-    assert.deepEqual(store.markSent([f.id]), []);
+    assert.deepEqual(store.markStored([f.id]), []);
     assert.equal(store.getMessage(f.id)?.state, 'delivered');
   });
 

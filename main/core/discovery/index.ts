@@ -78,6 +78,7 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
   readonly #mdns: MdnsService | null;
   readonly #startedAt = Date.now();
   #self: SelfAnnouncement;
+  #spec: InterfaceSpec;
   #ifaces: ChosenInterface[];
   #skipped: SkippedInterface[];
   #signature: string;
@@ -95,7 +96,8 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     this.#opts = opts;
     this.#self = self.data;
     this.#log = opts.log ?? silentLogger;
-    const choice = chooseInterfaces(opts.interfaces ?? 'auto');
+    this.#spec = opts.interfaces ?? 'auto';
+    const choice = chooseInterfaces(this.#spec);
     this.#ifaces = choice.chosen;
     this.#skipped = choice.skipped;
     this.#signature = interfacesSignature(choice.chosen);
@@ -160,6 +162,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
     return this.#directory.list();
   }
 
+  /** Announce and listen on other interfaces from now on (a settings change): rebinds at once. */
+  setInterfaces(spec: InterfaceSpec): Promise<void> {
+    this.#spec = spec;
+    return this.#pollInterfaces();
+  }
+
   diagnostics(): DiscoveryDiagnostics {
     const beacon = this.#beacon?.stats() ?? null;
     const mdns = this.#mdns?.stats() ?? null;
@@ -205,12 +213,12 @@ export class Discovery extends EventEmitter<DiscoveryEvents> {
 
   async #pollInterfaces(): Promise<void> {
     if (this.#stopped) return;
-    const choice = chooseInterfaces(this.#opts.interfaces ?? 'auto');
+    const choice = chooseInterfaces(this.#spec);
     const signature = interfacesSignature(choice.chosen);
+    this.#skipped = choice.skipped;
     if (signature === this.#signature) return;
     this.#signature = signature;
     this.#ifaces = choice.chosen;
-    this.#skipped = choice.skipped;
     this.#directory.setLocalAddresses(localAddresses(this.#ifaces));
     this.#log.info({ interfaces: this.#ifaces.map((i) => i.name) }, 'network interfaces changed; rebinding discovery');
     try {

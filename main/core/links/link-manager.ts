@@ -17,6 +17,8 @@ import type { Timing } from './timing.ts';
 export { formatAddress, parseAddress } from './address.ts';
 
 export const DEFAULT_PORT = 47_474;
+/** Addresses kept per peer to dial, at most. */
+const MAX_TARGET_ADDRESSES = 16;
 
 export interface LinkManagerEvents {
   up: [link: Link, hello: FrameOf<'hello'>];
@@ -29,6 +31,12 @@ export interface LinkManagerEvents {
 
 interface DialTarget {
   addresses: string[];
+  /**
+   * Addresses only the peer itself announced (Hello `addrs`), typically in a network of its
+   * own: another node answering there is a neighbour reusing the same private range, not an
+   * impostor, so it raises no warning.
+   */
+  announced: Set<string>;
   attempt: number;
   timer: NodeJS.Timeout | null;
   dialing: boolean;
@@ -86,19 +94,28 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
     return [...this.links.keys()];
   }
 
-  /** Remember where a peer may be and keep a link to it up from now on. */
-  addTarget(peerId: PeerId, addresses: string[]): void {
+  /**
+   * Remember where a peer may be and keep a link to it up from now on. `announced`: the
+   * addresses come from the peer's own Hello, not from discovery or a person; they never
+   * displace addresses from those sources.
+   */
+  addTarget(peerId: PeerId, addresses: string[], source: 'hint' | 'announced' = 'hint'): void {
     if (peerId === this.opts.identity.id || addresses.length === 0) return;
+    const announced = source === 'announced';
     const t = this.targets.get(peerId);
     if (t) {
+      if (!announced) for (const a of addresses) t.announced.delete(a);
       const fresh = addresses.filter((a) => !t.addresses.includes(a));
       if (fresh.length === 0) return;
-      t.addresses = [...fresh, ...t.addresses].slice(0, 16);
+      t.addresses = (announced ? [...t.addresses, ...fresh] : [...fresh, ...t.addresses]).slice(0, MAX_TARGET_ADDRESSES);
+      for (const a of fresh) if (announced && t.addresses.includes(a)) t.announced.add(a);
+      for (const a of t.announced) if (!t.addresses.includes(a)) t.announced.delete(a);
       // New addresses deserve an attempt now rather than at the end of a long backoff.
-      if (!this.hasDirect(peerId) && !t.dialing) this.schedule(peerId, 0);
+      if (fresh.some((a) => t.addresses.includes(a)) && !this.hasDirect(peerId) && !t.dialing) this.schedule(peerId, 0);
       return;
     }
-    this.targets.set(peerId, { addresses: addresses.slice(0, 16), attempt: 0, timer: null, dialing: false });
+    const kept = addresses.slice(0, MAX_TARGET_ADDRESSES);
+    this.targets.set(peerId, { addresses: kept, announced: new Set(announced ? kept : []), attempt: 0, timer: null, dialing: false });
     if (!this.hasDirect(peerId)) this.schedule(peerId, 0);
   }
 
@@ -144,7 +161,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
             timeoutMs: this.opts.timing.handshakeTimeoutMs,
           });
         } catch (err) {
-          if (err instanceof LinkError && err.code === 'wrong-peer') this.emit('impostor', peerId, address, err.message);
+          if (err instanceof LinkError && err.code === 'wrong-peer' && !t.announced.has(address)) this.emit('impostor', peerId, address, err.message);
           throw err;
         }
       });
@@ -152,7 +169,11 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       void Promise.allSettled(attempts).then((all) => {
         for (const r of all) if (r.status === 'fulfilled' && r.value !== socket) r.value.destroy();
       });
-      if (this.stopped || this.hasDirect(peerId)) {
+      // The peer's own dial may have come up meanwhile. Drop ours only if the duplicate rule
+      // would drop it anyway (the peer has the smaller ID); otherwise let register() apply the
+      // rule, as the peer does, so that both always keep the smaller ID's connection and a
+      // half-finished connection of ours never races the peer's choice.
+      if (this.stopped || (this.hasDirect(peerId) && !(this.opts.identity.id < peerId))) {
         socket.destroy();
         return;
       }
@@ -248,6 +269,13 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
     link.on('frame', (frame) => this.emit('frame', link, frame));
     link.on('drain', () => this.emit('drain', link));
     this.opts.log.info({ peer: link.peerId.slice(0, 7), dir: link.direction, kind: link.kind, remote: link.remoteAddress }, 'link up');
+    // A profile change made while this link was still handshaking was broadcast to the links
+    // that were up then, not to this one: catch the peer up now.
+    const sent = link.sentHello;
+    const now = this.opts.hello();
+    if (sent.name !== now.name || sent.presence !== now.presence || sent.statusText !== now.statusText) {
+      link.send({ t: 'presence', name: now.name, presence: now.presence, statusText: now.statusText });
+    }
     this.emit('up', link, hello);
   }
 

@@ -42,6 +42,8 @@ export class Link extends EventEmitter<LinkEvents> {
   version = 0;
   caps = new Set<string>();
   peerHello: FrameOf<'hello'> | null = null;
+  /** What our Hello told the peer about us; the profile may change before the link is up. */
+  readonly sentHello: HelloFields;
   isUp = false;
   closed = false;
 
@@ -79,6 +81,7 @@ export class Link extends EventEmitter<LinkEvents> {
     this.socket.on('error', (err) => this.finish(`socket error: ${err.message}`));
     this.socket.on('close', () => this.finish(this.decoder.pendingBytes > 0 ? 'closed mid-frame' : 'closed by peer'));
     this.helloTimer = setTimeout(() => this.close('no hello in time'), opts.timing.helloTimeoutMs);
+    this.sentHello = opts.hello;
     this.write({ t: 'hello', v: PROTOCOL_VERSION, min: MIN_PROTOCOL_VERSION, caps: [...CAPABILITIES], ...opts.hello });
   }
 
@@ -88,6 +91,15 @@ export class Link extends EventEmitter<LinkEvents> {
     const cap = CAPABILITY_OF[frame.t];
     if (cap && !this.caps.has(cap)) return true;
     return this.write(frame);
+  }
+
+  /**
+   * The certificate (DER) the peer presented in this link's handshake. The handshake was pinned
+   * to it (its key hashes to peerId: tls.ts, or tunnel.ts for relayed links) before this Link existed.
+   */
+  peerCertificate(): Buffer | null {
+    const raw = this.socket.getPeerCertificate(true)?.raw;
+    return raw && raw.byteLength > 0 ? raw : null;
   }
 
   get writable(): boolean {

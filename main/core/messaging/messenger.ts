@@ -96,7 +96,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const row = this.store.getMessage(id);
     if (!row) return undefined;
     const conv = this.store.getConversation(row.convId);
-    if (conv && row.author === this.selfId && (row.state === 'pending' || row.state === 'sent')) {
+    if (conv && row.author === this.selfId && (row.state === 'pending' || row.state === 'sent' || row.state === 'stored')) {
       this.links.redialNow(conv.peerId);
       this.pump(conv.peerId);
     }
@@ -345,6 +345,9 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       ts: row.ts,
       text: row.text,
       state,
+      // Not a 'stored' one: a relay holds it for a recipient who is online nowhere, so there is
+      // nothing to retry, and canceling could not recall the sealed copy the recipient will
+      // still receive. It stays 'stored' (and in the outbox) until the recipient acks it.
       overdue: mine && (state === 'pending' || state === 'sent') && Date.now() - row.createdAt > this.timing.deliveryDeadlineMs,
     };
   }

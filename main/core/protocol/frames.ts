@@ -2,6 +2,7 @@
 // file; test/unit/protocol-vectors.test.ts keeps the two in step.
 import { z } from 'zod';
 import { LIMITS, PeerIdSchema, PresenceSchema } from '../../contract/contract.ts';
+import { isAnnouncedAddress } from '../links/address.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const MIN_PROTOCOL_VERSION = 1;
@@ -10,6 +11,8 @@ export const ALPN = 'parley/1';
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Capabilities this build understands; a frame type outside the negotiated set is not sent. */
 export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1'] as const;
+/** Most listening addresses a Hello may announce. */
+export const MAX_HELLO_ADDRS = 16;
 
 const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a ULID');
 const name = z.string().min(1).max(LIMITS.displayName);
@@ -30,6 +33,14 @@ export const HelloFrame = z.object({
   instance: z.string().min(8).max(64),
   /** The sender's listening port, so the receiver of an incoming link can dial back later. */
   port: z.number().int().min(1).max(65535).optional(),
+  /**
+   * The sender's own listening addresses (IP literal:port), so that a peer first met through a
+   * relay can try a direct path. Inside the end-to-end TLS: the relay never sees them.
+   */
+  addrs: z
+    .array(z.string().max(64).refine(isAnnouncedAddress, 'not an IP:port address'))
+    .max(MAX_HELLO_ADDRS)
+    .optional(),
 });
 
 export const PingFrame = z.object({ t: z.literal('ping'), n: u53 });

@@ -147,10 +147,13 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
       // The relay's directory is a source of peers like discovery: names only, never trust.
       const known = store.getPeer(m.id);
       if (!known || known.name !== m.name) {
-        const row = store.upsertPeer({ id: m.id, name: m.name, ...(this.node.links.get(m.id) ? {} : { presence: m.presence }) });
+        // Through the node: a new member may carry a known contact's name (the key-change rule).
+        const row = this.node.updatePeer({ id: m.id, name: m.name, ...(this.node.links.get(m.id) ? {} : { presence: m.presence }) });
         this.node.events.emit('peer', this.node.peerInfo(row));
-      }
+      } else this.node.emitPeer(m.id); // its presence, or that it is reachable through the relay again
     }
+    // Left the relay: no longer reachable through it (the UI moves it out of "via relay").
+    for (const id of previous.keys()) if (!this.lastDirectory.has(id)) this.node.emitPeer(id);
     this.emit('directory', members);
     this.scheduleCheck();
   }

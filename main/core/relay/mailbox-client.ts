@@ -2,12 +2,16 @@
 //
 // How it meets the messenger's outbox: the outbox stays the single source of truth. A message
 // to a peer who is offline (not in the relay's directory, no link) is sealed and deposited as
-// well as staying in the outbox; it is shown as 'sent' once the relay accepted it. When the
-// two peers next have a link, the outbox resends it as always; the recipient, which stored
-// it from the mailbox, answers 'duplicate' with an ack, and only that ack makes it
-// 'delivered' and removes it from the outbox. So the relay can lose, delay or replay
+// well as staying in the outbox; it is shown as 'stored' (at a relay) once the relay accepted
+// it. When the two peers next have a link, the outbox resends it as always; the recipient,
+// which stored it from the mailbox, answers 'duplicate' with an ack, and only that ack makes
+// it 'delivered' and removes it from the outbox. So the relay can lose, delay or replay
 // envelopes without losing or duplicating a message, and its word is never taken for
 // delivery.
+//
+// Sealing needs the recipient's certificate. The one the recipient proved on an earlier link
+// (kept in the store) comes first; the relay's copy is only asked for when there is none, so a
+// relay that never saw the recipient (or restarted and forgot it) still takes its mail.
 //
 // On the recipient: envelopes are opened and checked (seal.ts), stored with the same
 // idempotent insert the messenger uses (dedup by message ID against the store), then acked to
@@ -111,7 +115,7 @@ export class MailboxClient {
   private async send(peerId: PeerId, batch: Envelope[]): Promise<number> {
     const reply = await this.client.deposit(batch);
     for (const id of reply.accepted) this.done.add(id);
-    const changed = this.node.store.markSent(reply.accepted);
+    const changed = this.node.store.markStored(reply.accepted);
     for (const row of changed) this.node.events.emit('message', this.node.messenger.toInfo(row));
     this.stats.deposited += reply.accepted.length;
     this.stats.refused += reply.refused.length;
@@ -130,8 +134,11 @@ export class MailboxClient {
   }
 
   private async certificateOf(peerId: PeerId): Promise<Uint8Array | null> {
-    const known = this.certs.get(peerId);
-    if (known) return known;
+    const known = this.certs.get(peerId) ?? this.node.store.peerCertificate(peerId);
+    if (known) {
+      this.certs.set(peerId, known);
+      return known;
+    }
     if ((this.noCertUntil.get(peerId) ?? 0) > Date.now()) return null;
     const cert = await this.client.certificate(peerId);
     if (cert) {
@@ -149,12 +156,14 @@ export class MailboxClient {
     const self = this.node.identity.id;
     const store = this.node.store;
     const valid: Array<FrameOf<'msg'>> = [];
+    const senderCerts = new Map<PeerId, Uint8Array>();
     const ackIds: string[] = [];
     for (const e of items) {
       try {
         const frame = openEnvelope(e, this.node.identity);
         if (frame.conv !== store.directConversationId(self, frame.author)) throw new SealError('bad-content', 'message for a conversation other than ours');
         valid.push(frame);
+        senderCerts.set(frame.author, e.cert);
       } catch (err) {
         this.stats.invalid++;
         this.log.warn({ from: e.from.slice(0, 7), code: err instanceof SealError ? err.code : 'error' }, 'dropping an invalid mailbox envelope');
@@ -164,9 +173,12 @@ export class MailboxClient {
     if (valid.length > 0) {
       try {
         for (const author of new Set(valid.map((f) => f.author))) {
-          if (!store.getPeer(author)) store.upsertPeer({ id: author, name: this.client.member(author)?.name ?? '' });
+          if (!store.getPeer(author)) this.node.updatePeer({ id: author, name: this.client.member(author)?.name ?? '' });
           store.ensureDirectConversation(self, author);
         }
+        // The sender's certificate proved its ID (openEnvelope checked the key hash and the
+        // signature): enough to seal a reply to it while it is offline, as after a link.
+        for (const [author, cert] of senderCerts) store.setPeerCertificate(author, cert);
         const outcomes = store.insertIncoming(valid);
         valid.forEach((frame, i) => {
           const outcome = outcomes[i];

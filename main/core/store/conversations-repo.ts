@@ -57,7 +57,7 @@ export class ConversationsRepo {
       `${incoming} AND ${ORDER} <= (?, ?, ?, ?) AND ${ORDER} > (?, ?, ?, ?)`,
     );
     // Not 'canceled': a canceled message may never have reached the peer, even if a later one did.
-    const mine = `UPDATE messages SET state = 'read' WHERE conv_id = ? AND author = ? AND state IN ('pending', 'sent', 'delivered')`;
+    const mine = `UPDATE messages SET state = 'read', stored_at = NULL WHERE conv_id = ? AND author = ? AND state IN ('pending', 'sent', 'delivered')`;
     const cols = messageColumns();
     this.readMineAll = db.prepare<[string, string, ...KeyArgs], MessageRow>(`${mine} AND ${ORDER} <= (?, ?, ?, ?) RETURNING ${cols}`);
     this.readMineAfter = db.prepare<[string, string, ...KeyArgs, ...KeyArgs], MessageRow>(

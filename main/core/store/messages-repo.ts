@@ -69,7 +69,7 @@ export class MessagesRepo {
   private readonly lastStmt;
   private readonly newestPage;
   private readonly pageBefore;
-  private readonly sentStmt;
+  private readonly storedStmt;
   private readonly deliverStmt;
   private readonly rejectStmt;
   private readonly cancelStmt;
@@ -83,7 +83,7 @@ export class MessagesRepo {
   private readonly pageAfter;
   private readonly outgoingTx;
   private readonly incomingTx;
-  private readonly sentTx;
+  private readonly storedTx;
   private readonly deliveredTx;
   private readonly rejectTx;
   private readonly cancelTx;
@@ -119,10 +119,16 @@ export class MessagesRepo {
       `SELECT ${COLS} FROM messages WHERE conv_id = ? AND ${ORDER} > (?, ?, ?, ?) ORDER BY ${ORDER_ASC} LIMIT ?`,
     );
     const inList = 'id IN (SELECT value FROM json_each(?))';
-    this.sentStmt = db.prepare<[string], MessageRow>(`UPDATE messages SET state = 'sent' WHERE ${inList} AND state = 'pending' RETURNING ${COLS}`);
+    // Only rows that change: a re-deposit of something already stored (after a restart, the
+    // relay dedupes) is no news.
+    this.storedStmt = db.prepare<[{ ids: string; now: number }], MessageRow>(
+      `UPDATE messages SET stored_at = @now
+       WHERE id IN (SELECT value FROM json_each(@ids)) AND state IN ('pending', 'sent') AND stored_at IS NULL
+       RETURNING ${COLS}`,
+    );
     // A canceled message that is acked anyway did reach the peer: the state tells the truth.
     this.deliverStmt = db.prepare<[string], MessageRow>(
-      `UPDATE messages SET state = 'delivered' WHERE ${inList} AND state IN ('pending', 'sent', 'canceled') RETURNING ${COLS}`,
+      `UPDATE messages SET state = 'delivered', stored_at = NULL WHERE ${inList} AND state IN ('pending', 'sent', 'canceled') RETURNING ${COLS}`,
     );
     this.unqueueMany = db.prepare<[string]>('DELETE FROM outbox WHERE message_id IN (SELECT value FROM json_each(?))');
     this.rejectStmt = db.prepare<[string], MessageRow>(
@@ -185,7 +191,7 @@ export class MessagesRepo {
       return outcomes;
     });
 
-    this.sentTx = db.transaction((ids: string[]) => byRowid(this.sentStmt.all(JSON.stringify(ids))));
+    this.storedTx = db.transaction((ids: string[]) => byRowid(this.storedStmt.all({ ids: JSON.stringify(ids), now: Date.now() })));
 
     this.deliveredTx = db.transaction((ids: string[]) => {
       const json = JSON.stringify(ids);
@@ -263,9 +269,13 @@ export class MessagesRepo {
     return page.reverse();
   }
 
-  /** pending → sent; anything further along is left alone. Returns the rows that changed. */
-  markSent(ids: string[]): MessageRow[] {
-    return ids.length === 0 ? [] : this.sentTx.immediate(ids);
+  /**
+   * A relay's mailbox accepted these: pending or sent → stored (they stay in the outbox, only
+   * the recipient's ack makes them delivered). Anything further along is left alone. Returns
+   * the rows that changed.
+   */
+  markStored(ids: string[]): MessageRow[] {
+    return ids.length === 0 ? [] : this.storedTx.immediate(ids);
   }
 
   /** Removes the outbox entries and marks delivered unless already read. Returns the rows that changed. */

@@ -1,10 +1,14 @@
 // Known peers and the small key/value settings table.
+import { X509Certificate } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { PresenceSchema, type PeerId, type Presence } from '../../contract/contract.ts';
+import { peerIdFromSpki } from '../identity/peer-id.ts';
 import type { PeerRow } from './rows.ts';
 
 export const MAX_ADDRESSES = 16;
+/** Ours are about 800 bytes (RSA-2048); anything this large is not a Parley certificate. */
+export const MAX_CERTIFICATE_BYTES = 16 * 1024;
 
 export interface PeerUpdate {
   id: PeerId;
@@ -36,6 +40,8 @@ export class PeersRepo {
   private readonly listStmt;
   private readonly upsertStmt;
   private readonly upsertTx;
+  private readonly getCertStmt;
+  private readonly setCertStmt;
 
   constructor(db: Database.Database) {
     this.getMetaStmt = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
@@ -50,6 +56,9 @@ export class PeersRepo {
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, presence = excluded.presence,
          status_text = excluded.status_text, addresses = excluded.addresses, last_seen = excluded.last_seen`,
     );
+    this.getCertStmt = db.prepare<[string], Buffer | null>('SELECT cert FROM peers WHERE id = ?').pluck();
+    // No write when nothing changed: this runs on every link that comes up.
+    this.setCertStmt = db.prepare<[Buffer, string, Buffer]>('UPDATE peers SET cert = ? WHERE id = ? AND cert IS NOT ?');
     this.upsertTx = db.transaction((p: PeerUpdate): PeerRow => {
       const known = this.getPeer(p.id);
       const row: PeerRow = {
@@ -85,6 +94,27 @@ export class PeersRepo {
 
   listPeers(): PeerRow[] {
     return this.listStmt.all().map(toPeerRow);
+  }
+
+  /**
+   * Remembers the certificate (DER) a known peer presented, but only one whose key hashes to
+   * `id`: sealing to anything else would make messages unreadable to their recipient (or
+   * readable to someone else). Returns whether anything changed; unknown peers are ignored.
+   */
+  setCertificate(id: PeerId, der: Uint8Array): boolean {
+    if (der.byteLength === 0 || der.byteLength > MAX_CERTIFICATE_BYTES) return false;
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
+    } catch {
+      return false; // not a certificate at all
+    }
+    if (peerIdFromSpki(cert.publicKey.export({ type: 'spki', format: 'der' })) !== id) return false;
+    return this.setCertStmt.run(cert.raw, id, cert.raw).changes > 0;
+  }
+
+  getCertificate(id: PeerId): Uint8Array | undefined {
+    return this.getCertStmt.get(id) ?? undefined;
   }
 }
 

@@ -56,10 +56,15 @@ export const ORDER = '(lamport, author, seq, id)';
 export const ORDER_DESC = 'lamport DESC, author DESC, seq DESC, id DESC';
 export const ORDER_ASC = 'lamport, author, seq, id';
 
-/** MessageRow columns; `table` qualifies them for joins (RETURNING takes them bare). */
+/**
+ * MessageRow columns; `table` qualifies them for joins (RETURNING takes them bare). 'stored' is
+ * not a value of the state column (migration 0002): a message not yet delivered whose sealed
+ * copy a relay's mailbox accepted reads as 'stored' wherever rows are read, RETURNING included.
+ */
 export function messageColumns(table?: string): string {
   const p = table ? `${table}.` : '';
-  return `${p}rowid AS rowid, ${p}id AS id, ${p}conv_id AS convId, ${p}author AS author, ${p}seq AS seq, ${p}lamport AS lamport, ${p}ts AS ts, ${p}text AS text, ${p}state AS state, ${p}created_at AS createdAt`;
+  const state = `CASE WHEN ${p}stored_at IS NOT NULL AND ${p}state IN ('pending', 'sent') THEN 'stored' ELSE ${p}state END`;
+  return `${p}rowid AS rowid, ${p}id AS id, ${p}conv_id AS convId, ${p}author AS author, ${p}seq AS seq, ${p}lamport AS lamport, ${p}ts AS ts, ${p}text AS text, ${state} AS state, ${p}created_at AS createdAt`;
 }
 
 export const CONVERSATION_COLUMNS =

@@ -2,15 +2,17 @@
 // a call returns after its transaction committed durably, which is when the messenger may
 // ack or report a message as stored.
 import type Database from 'better-sqlite3';
-import type { PeerId } from '../../contract/contract.ts';
+import type { KeyChange, PeerId } from '../../contract/contract.ts';
 import { ConversationsRepo, directConversationId } from './conversations-repo.ts';
 import { openDatabase } from './db.ts';
 import { MessagesRepo, type IncomingOutcome, type MsgFrameLike, type OutboxRow, type OutgoingMessage } from './messages-repo.ts';
 import { PeersRepo, type PeerUpdate } from './peers-repo.ts';
 import type { ConversationRow, MessageRow, PeerRow } from './rows.ts';
 import { MessageSearch, type SearchResult } from './search.ts';
+import { TrustRepo, type ContactRow, type PeerTrust } from './trust-repo.ts';
 
 export { StoreError, type StoreErrorCode } from './db.ts';
+export type { ContactRow, PeerTrust };
 export type { ConversationRow, IncomingOutcome, MessageRow, MsgFrameLike, OutboxRow, OutgoingMessage, PeerRow, PeerUpdate, SearchResult };
 
 export type ConversationSummary = ConversationRow & { unread: number; last: MessageRow | null };
@@ -26,6 +28,7 @@ export class Store {
   private readonly messages: MessagesRepo;
   private readonly conversations: ConversationsRepo;
   private readonly fts: MessageSearch;
+  private readonly trust: TrustRepo;
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -33,6 +36,7 @@ export class Store {
     this.messages = new MessagesRepo(db);
     this.conversations = new ConversationsRepo(db, this.messages);
     this.fts = new MessageSearch(db);
+    this.trust = new TrustRepo(db);
   }
 
   close(): void {
@@ -60,6 +64,41 @@ export class Store {
 
   listPeers(): PeerRow[] {
     return this.peers.listPeers();
+  }
+
+  // ---- trust: verified IDs and key-change warnings (set by the person and the core only) ----
+
+  peerTrust(id: PeerId): PeerTrust | undefined {
+    return this.trust.get(id);
+  }
+
+  allPeerTrust(): Map<PeerId, PeerTrust> {
+    return this.trust.all();
+  }
+
+  /** Verifying also clears a key-change warning. False when the peer is not stored. */
+  setVerified(id: PeerId, verified: boolean): boolean {
+    return this.trust.setVerified(id, verified);
+  }
+
+  /** False when the peer is not stored. */
+  setKeyChange(id: PeerId, change: KeyChange | null): boolean {
+    return this.trust.setKeyChange(id, change);
+  }
+
+  /** Named peers that are verified or that we exchanged messages with. */
+  knownContacts(): ContactRow[] {
+    return this.trust.contacts();
+  }
+
+  /** Keeps the certificate (DER) a known peer proved; refused unless its key hashes to `id`. */
+  setPeerCertificate(id: PeerId, der: Uint8Array): boolean {
+    return this.peers.setCertificate(id, der);
+  }
+
+  /** The certificate last proved by this peer, for sealing mailbox messages to it. */
+  peerCertificate(id: PeerId): Uint8Array | undefined {
+    return this.peers.getCertificate(id);
   }
 
   // ---- conversations -------------------------------------------------------------------
@@ -102,8 +141,9 @@ export class Store {
     return this.messages.getMessage(id);
   }
 
-  markSent(ids: string[]): MessageRow[] {
-    return this.messages.markSent(ids);
+  /** A relay's mailbox accepted these for their offline recipient; they read as 'stored' until acked. */
+  markStored(ids: string[]): MessageRow[] {
+    return this.messages.markStored(ids);
   }
 
   markDelivered(ids: string[]): MessageRow[] {

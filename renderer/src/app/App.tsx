@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { PeerId } from '../../../main/contract/contract.ts';
 import { ConversationView } from '../features/conversation/ConversationView.tsx';
+import { DiagnosticsDialog } from '../features/diagnostics/DiagnosticsDialog.tsx';
 import { FirstRun } from '../features/first-run/FirstRun.tsx';
 import { AddPeerDialog } from '../features/people/AddPeerDialog.tsx';
 import { PeerDetailsDialog } from '../features/people/PeerDetailsDialog.tsx';
@@ -14,7 +15,7 @@ import { cleanPeer } from './labels.ts';
 import { loadPrefs, savePrefs, type Prefs } from './prefs.ts';
 import type { AppStore } from './store.ts';
 
-type Modal = 'settings' | 'add' | 'search' | 'details' | null;
+type Modal = 'settings' | 'add' | 'search' | 'details' | 'verify' | 'diagnostics' | null;
 
 function useSystemDark(): boolean {
   const query = useMemo(() => window.matchMedia('(prefers-color-scheme: dark)'), []);
@@ -114,6 +115,9 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
           <button type="button" className="icon-button" onClick={() => setModal('search')} aria-label={t('search.open')} title={t('search.open')}>
             <Icon name="search" />
           </button>
+          <button type="button" className="icon-button" onClick={() => setModal('diagnostics')} aria-label={t('diag.open')} title={t('diag.open')}>
+            <Icon name="pulse" />
+          </button>
           <button type="button" className="icon-button" onClick={() => setModal('settings')} aria-label={t('settings.open')} title={t('settings.open')}>
             <Icon name="settings" />
           </button>
@@ -149,7 +153,7 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
           </p>
         ) : null}
         {peer ? (
-          <ConversationView store={store} peer={peer} conv={conv} version={version} onDetails={() => setModal('details')} />
+          <ConversationView store={store} peer={peer} conv={conv} version={version} onDetails={() => setModal('details')} onVerify={() => setModal('verify')} />
         ) : (
           <div className="empty-state">
             <div className="brand-mark big" aria-hidden="true">P</div>
@@ -172,8 +176,10 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
         />
       ) : modal === 'search' ? (
         <SearchDialog store={store} onClose={() => setModal(null)} />
-      ) : modal === 'details' && peer ? (
-        <PeerDetailsDialog peer={peer} onClose={() => setModal(null)} />
+      ) : (modal === 'details' || modal === 'verify') && peer ? (
+        <PeerDetailsDialog store={store} peer={peer} self={self} focus={modal === 'verify' ? 'verify' : undefined} onClose={() => setModal(null)} />
+      ) : modal === 'diagnostics' ? (
+        <DiagnosticsDialog store={store} onClose={() => setModal(null)} />
       ) : null}
       <div className="notices" aria-live="assertive">
         {store.notices.map((n) => (

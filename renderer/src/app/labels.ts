@@ -12,7 +12,8 @@ export function cleanLabel(s: string): string {
 }
 
 export function cleanPeer(p: PeerInfo): PeerInfo {
-  return { ...p, name: cleanLabel(p.name), statusText: cleanLabel(p.statusText) };
+  const keyChange = p.keyChange ? { ...p.keyChange, previousName: cleanLabel(p.keyChange.previousName) } : p.keyChange;
+  return { ...p, name: cleanLabel(p.name), statusText: cleanLabel(p.statusText), keyChange };
 }
 
 export function cleanSelf(s: SelfInfo): SelfInfo {

@@ -1,7 +1,17 @@
 // The renderer's state: what the core told us, plus what is on screen. One mutable object
 // with a version counter, read through useSyncExternalStore; arrays inside are replaced, never
 // mutated, so memoised views can compare by identity.
-import { LIMITS, type ConversationInfo, type MessageInfo, type PeerId, type PeerInfo, type SelfInfo } from '../../../main/contract/contract.ts';
+import {
+  LIMITS,
+  type ConversationInfo,
+  type MessageInfo,
+  type PeerId,
+  type PeerInfo,
+  type RelayInfo,
+  type SelfInfo,
+  type Settings,
+  type SettingsUpdate,
+} from '../../../main/contract/contract.ts';
 import type { ConnectionState, Transport } from '../transport/transport.ts';
 import { cleanPeer, cleanSelf } from './labels.ts';
 import { appendPage, compareMessages, fitsWindow, prependPage, upsertMessage } from './order.ts';
@@ -50,6 +60,8 @@ export const MAX_LOADED = 2_000;
 /** How many of the most recently active conversations are loaded before they are opened. */
 const PREFETCH_CONVERSATIONS = 3;
 const AROUND_HALF = Math.max(1, Math.floor(PAGE / 2));
+/** Web mode tells the core about activity in the page at most this often (auto-away). */
+const ACTIVITY_EVERY_MS = 15_000;
 
 export class AppStore {
   version = 0;
@@ -68,6 +80,9 @@ export class AppStore {
   readonly arrivedBelow = new Map<string, number>();
   /** Who is typing in which conversation (the core expires a silent "typing" by itself). */
   readonly typing = new Map<string, readonly PeerId[]>();
+  /** The core's settings (theme and language are prefs.ts, per screen). */
+  settings: Settings | null = null;
+  relays: RelayInfo[] = [];
 
   private readonly transport: Transport;
   private readonly listeners = new Set<() => void>();
@@ -115,6 +130,14 @@ export class AppStore {
       this.self = cleanSelf(s);
       this.changed();
     });
+    this.transport.on('settings', (s) => {
+      this.settings = s;
+      this.changed();
+    });
+    this.transport.on('relay', (r) => {
+      this.relays = r;
+      this.changed();
+    });
     // Drafts are saved lazily; don't lose the last keystrokes to a reload or quit.
     window.addEventListener('pagehide', () => saveDrafts(this.drafts));
     const recheck = () => void this.markRead();
@@ -130,17 +153,22 @@ export class AppStore {
     const hello = await this.transport.hello();
     this.self = cleanSelf(hello.self);
     this.needsName = hello.needsName;
+    if (this.transport.kind === 'web') this.reportActivityFromPage();
     await this.resync();
   }
 
   /** Reloads everything the core knows (first start and after a reconnect). */
   async resync(): Promise<void> {
-    const [self, peers, convs] = await Promise.all([
+    const [self, peers, convs, settings, relays] = await Promise.all([
       this.transport.call('getSelf', {}),
       this.transport.call('listPeers', {}),
       this.transport.call('listConversations', {}),
+      this.transport.call('getSettings', {}),
+      this.transport.call('listRelays', {}),
     ]);
     this.self = cleanSelf(self);
+    this.settings = settings;
+    this.relays = relays;
     this.peers.clear();
     // Events were missed while disconnected, a "stopped typing" among them perhaps.
     this.typing.clear();
@@ -525,6 +553,50 @@ export class AppStore {
       this.notify((err as Error).message);
       return false;
     }
+  }
+
+  /** Rejects with the core's reason; the settings view shows it next to the field. */
+  async updateSettings(update: SettingsUpdate): Promise<Settings> {
+    const settings = await this.transport.call('updateSettings', update);
+    this.settings = settings;
+    this.changed();
+    return settings;
+  }
+
+  isMuted(convId: string): boolean {
+    return this.settings?.notifications.mutedConversations.includes(convId) ?? false;
+  }
+
+  async setMuted(convId: string, muted: boolean): Promise<void> {
+    const current = this.settings?.notifications.mutedConversations ?? [];
+    const next = muted ? [...current.filter((c) => c !== convId), convId] : current.filter((c) => c !== convId);
+    try {
+      await this.updateSettings({ notifications: { mutedConversations: next } });
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  /**
+   * In web mode only the page can tell whether someone is there: input in it counts as
+   * activity (Electron asks the system instead, for the whole computer). Reported rarely; the
+   * core's timer does the rest. Back from an automatic "away", it is reported at once.
+   */
+  private reportActivityFromPage(): void {
+    let last = 0;
+    const report = () => {
+      const now = Date.now();
+      const away = this.self?.presence === 'away';
+      if (now - last < (away ? 1000 : ACTIVITY_EVERY_MS)) return;
+      last = now;
+      this.transport.call('reportActivity', { idleMs: 0 }).catch(() => {
+        // Not connected: try again with the next input a second from now.
+        last = now - ACTIVITY_EVERY_MS + 1000;
+      });
+    };
+    // Input only (and opening the page): a window that merely gets focus may have nobody at it.
+    for (const type of ['pointerdown', 'pointermove', 'keydown', 'wheel'] as const) window.addEventListener(type, report, { passive: true });
+    report();
   }
 }
 

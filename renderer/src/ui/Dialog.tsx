@@ -53,7 +53,13 @@ const PATHS: Record<string, string> = {
   check: 'M5 12.5l4.5 4.5L19 7.5',
   checks: 'M2.5 12.5L7 17l9.5-9.5M11 16l1 1l9.5-9.5',
   clock: 'M12 3a9 9 0 1 0 0 18a9 9 0 0 0 0-18zM12 7v5l3 2',
+  inbox: 'M3 13l3-8h12l3 8v6H3zM3 13h5l1.5 2.5h5L16 13h5',
   copy: 'M9 9h10v10H9zM5 15V5h10',
+  shield: 'M12 3l8 3v6c0 4.5-3.4 8-8 9c-4.6-1-8-4.5-8-9V6zM8.5 12l2.5 2.5l4.5-5',
+  pulse: 'M3 12h4l2-5l4 10l2-5h6',
+  refresh: 'M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7',
+  bell: 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15zM10 20.5h4',
+  'bell-off': 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15zM10 20.5h4M4 4l16 16',
 };
 
 export function Icon(props: { name: keyof typeof PATHS | string; className?: string }) {

@@ -1,7 +1,9 @@
 import { initial } from './0001-initial.ts';
+import { storedAtRelay } from './0002-stored-at-relay.ts';
+import { peerTrust } from './0003-peer-trust.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration };
 
 /** Every migration, in order; the last version is the schema this build writes. */
-export const migrations: readonly Migration[] = [initial];
+export const migrations: readonly Migration[] = [initial, storedAtRelay, peerTrust];

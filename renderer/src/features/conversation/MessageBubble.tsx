@@ -22,13 +22,16 @@ export function MessageText(props: { text: string }) {
   );
 }
 
-export function stateLabel(m: MessageInfo, t: TFunction): { key: string; label: string; icon: string } {
+/** `hint`, when given, is the tooltip: a longer explanation than the label. */
+export function stateLabel(m: MessageInfo, t: TFunction): { key: string; label: string; icon: string; hint?: string } {
   if (m.overdue && (m.state === 'pending' || m.state === 'sent')) return { key: 'overdue', label: t('state.overdue'), icon: 'warning' };
   switch (m.state) {
     case 'pending':
       return { key: 'pending', label: t('state.pending'), icon: 'clock' };
     case 'sent':
       return { key: 'sent', label: t('state.sent'), icon: 'check' };
+    case 'stored':
+      return { key: 'stored', label: t('state.stored'), icon: 'inbox', hint: t('state.storedHint') };
     case 'delivered':
       return { key: 'delivered', label: t('state.delivered'), icon: 'checks' };
     case 'read':
@@ -70,7 +73,7 @@ export const MessageBubble = memo(function MessageBubble(props: {
             {props.timeFormat.format(m.ts)}
           </time>
           {state ? (
-            <span className={`msg-state state-${state.key}${props.latestMine ? ' spelled' : ''}`} title={state.label}>
+            <span className={`msg-state state-${state.key}${props.latestMine ? ' spelled' : ''}`} title={state.hint ?? state.label}>
               <Icon name={state.icon} />
               <span className="msg-state-label">{state.label}</span>
             </span>

@@ -1,10 +1,14 @@
-// The sidebar list: people grouped online/offline, filter-as-you-type, unread badges.
-// Arrow keys move between people; Enter opens the conversation.
+// The sidebar list: people grouped by how they can be reached (on this LAN, via a relay,
+// offline), filter-as-you-type, unread badges, verified badges and key-change warnings.
+// Arrow keys (and Home/End) move between people; Enter opens the conversation.
 import { useMemo, useRef, type KeyboardEvent } from 'react';
 import type { PeerId, PeerInfo } from '../../../../main/contract/contract.ts';
 import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Avatar } from '../../ui/Avatar.tsx';
+import { Icon } from '../../ui/Dialog.tsx';
+import { GROUP_ORDER, groupPeople, sharedNames, type PeopleGroup } from './grouping.ts';
+import { useRich, VerifiedBadge } from './Trust.tsx';
 
 export interface PersonRow {
   peer: PeerInfo;
@@ -29,7 +33,8 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
   const { store, filter } = props;
   const listRef = useRef<HTMLDivElement>(null);
 
-  const { online, offline, total } = useMemo(() => {
+  const rich = useRich();
+  const { groups, shown, total, shared } = useMemo(() => {
     const rows: PersonRow[] = [];
     for (const peer of store.peers.values()) {
       if (!matchesFilter(peer, filter)) continue;
@@ -39,12 +44,7 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
       // One line of preview is all that shows; don't hand the layout 16,000 characters.
       rows.push({ peer, unread: conv?.info.unread ?? 0, preview: preview.slice(0, 200), typing: store.isTyping(peer.id) });
     }
-    const byName = (a: PersonRow, b: PersonRow) => a.peer.name.localeCompare(b.peer.name) || a.peer.id.localeCompare(b.peer.id);
-    return {
-      online: rows.filter((r) => r.peer.presence !== 'offline').sort(byName),
-      offline: rows.filter((r) => r.peer.presence === 'offline').sort(byName),
-      total: store.peers.size,
-    };
+    return { groups: groupPeople(rows), shown: rows.length, total: store.peers.size, shared: sharedNames(store.peers.values()) };
     // `version` changes whenever the store does.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [store, props.version, filter, t]);
@@ -60,11 +60,13 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
     items[next]?.focus();
   };
 
-  const group = (label: string, rows: PersonRow[], id: string) =>
-    rows.length === 0 ? null : (
-      <section className="people-group" aria-labelledby={id}>
-        <h3 id={id} className="group-title">
-          {label} <span className="group-count">{rows.length}</span>
+  const labels: Record<PeopleGroup, string> = { lan: t('people.lan'), relay: t('people.relay'), offline: t('people.offline') };
+  const group = (g: PeopleGroup, rows: PersonRow[]) => {
+    const id = `people-${g}`;
+    return rows.length === 0 ? null : (
+      <section key={g} className="people-group" aria-labelledby={id} data-group={g}>
+        <h3 id={id} className="group-title" aria-label={t('people.groupLabel', { group: labels[g], count: rows.length })}>
+          {labels[g]} <span className="group-count">{rows.length}</span>
         </h3>
         <ul role="list">
           {rows.map(({ peer, unread, preview, typing }) => {
@@ -73,15 +75,25 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
               <li key={peer.id}>
                 <button
                   type="button"
-                  className={`person${selected ? ' selected' : ''}${unread ? ' has-unread' : ''}`}
+                  className={`person${selected ? ' selected' : ''}${unread ? ' has-unread' : ''}${peer.keyChange ? ' key-changed' : ''}`}
                   aria-current={selected ? 'true' : undefined}
                   onClick={() => props.onSelect(peer.id)}
                   data-peer-id={peer.id}
                 >
                   <Avatar id={peer.id} name={peer.name} presence={peer.presence} />
                   <span className="person-text">
-                    <bdi className="person-name">{peer.name}</bdi>
-                    {typing ? (
+                    <span className="person-name-line">
+                      <bdi className="person-name">{peer.name}</bdi>
+                      {/* Two people by one name: the start of the ID tells them apart. */}
+                      {shared.has(peer.id) ? <span className="person-short-id mono">{peer.shortId}</span> : null}
+                      {peer.verified && !peer.keyChange ? <VerifiedBadge compact /> : null}
+                    </span>
+                    {peer.keyChange ? (
+                      <span className="person-key-change" data-testid="person-key-change">
+                        <Icon name="warning" />
+                        <span>{rich('keyChange.short', { name: peer.keyChange.previousName })}</span>
+                      </span>
+                    ) : typing ? (
                       <span className="person-preview typing">{t('people.typing')}</span>
                     ) : preview ? (
                       <bdi className="person-preview">{preview}</bdi>
@@ -99,12 +111,12 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
         </ul>
       </section>
     );
+  };
 
   return (
     <div className="people" ref={listRef} onKeyDown={onKeyDown}>
-      {group(t('people.online'), online, 'people-online')}
-      {group(t('people.offline'), offline, 'people-offline')}
-      {online.length + offline.length === 0 ? (
+      {GROUP_ORDER.map((g) => group(g, groups[g]))}
+      {shown === 0 ? (
         <p className="people-empty">{total === 0 ? t('people.none') : t('people.noMatch', { query: filter })}</p>
       ) : null}
     </div>
