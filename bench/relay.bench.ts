@@ -1,10 +1,17 @@
 // What going through a relay costs: send→ack latency, sustained throughput and link setup
 // over a relayed link (relay in its own process, tunnel = two spliced TCP connections with the
-// peers' TLS inside), against a direct link between the same kind of nodes in the same run.
+// peers' TLS inside), against a direct link between the same kind of nodes in the same run;
+// then one tunnel's byte throughput against a bare TCP forwarder (relay-throughput.bench.ts) and
+// one relay process under 1,000 idle members plus 100 busy tunnels (relay-load.bench.ts).
+// BENCH_RELAY_PARTS=latency,throughput,load picks parts (default: all).
+import os from 'node:os';
 import type { ParleyNode } from '../main/core/node.ts';
 import { connect, node, removeTempDirs } from '../test/helpers/nodes.ts';
 import { waitFor } from '../test/helpers/wait.ts';
 import { RelayProcess, relayedNode, waitRelayConnected, type RelayedNode } from '../test/integration/relay-harness.ts';
+import { identityPool } from './identity-pool.ts';
+import { loadIdentities, relayLoadBench } from './relay-load.bench.ts';
+import { relayThroughputBench } from './relay-throughput.bench.ts';
 import { fmt, printTable, summarize } from './stats.ts';
 
 const ROUND_TRIPS = Number(process.env.BENCH_RELAY_ROUND_TRIPS ?? 1000);
@@ -94,6 +101,25 @@ async function measure(make: () => Promise<Pair>) {
 }
 
 export async function relayBench(): Promise<void> {
+  const parts = (process.env.BENCH_RELAY_PARTS ?? 'latency,throughput,load').split(',');
+  if (parts.includes('latency')) await relayLatencyBench();
+  if (!parts.includes('throughput') && !parts.includes('load')) return;
+  // Two members for the throughput part, then the load part's; generated once, then cached.
+  const pool = await identityPool(2 + (parts.includes('load') ? loadIdentities() : 0));
+  console.log(
+    pool.generated > 0
+      ? `\n${pool.generated} relay member identities generated in ${fmt(pool.generateMs / 1000, 1)} s on ${os.cpus().length} worker threads (not in any figure), cached in ${pool.file}`
+      : `\n${pool.ids.length} relay member identities from the cache ${pool.file}`,
+  );
+  try {
+    if (parts.includes('throughput')) await relayThroughputBench(pool.ids.slice(0, 2));
+    if (parts.includes('load')) await relayLoadBench(pool.ids, 2);
+  } finally {
+    removeTempDirs();
+  }
+}
+
+async function relayLatencyBench(): Promise<void> {
   const direct = await measure(directPair);
   const relay = await RelayProcess.start({ limits: { sessionBytesPerSec: 0 } });
   let relayed;
