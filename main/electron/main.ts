@@ -9,6 +9,7 @@ import { needsName, planName, trackNameChoice } from '../web/name-setup.ts';
 import { APP_SCHEME_PRIVILEGES, createAppProtocolHandler } from './app-protocol.ts';
 import { en } from '../../renderer/src/i18n/en.ts';
 import { zhCN } from '../../renderer/src/i18n/zh-CN.ts';
+import type { Catalogue } from '../../renderer/src/i18n/en.ts';
 import { watchIdle } from './idle.ts';
 import { forwardEvents, registerCommandHandlers } from './ipc.ts';
 import { syncLoginItem } from './login-item.ts';
@@ -54,28 +55,49 @@ async function createWindow(dataDir: string): Promise<void> {
   await win.loadURL(startUrl(needsName(dataDir)));
 }
 
-function createTray(n: ParleyNode): void {
+/** Keeps the tray (tooltip, menu, unread count) and the dock/launcher badge current; returns a refresh to call when the unread count may have changed. */
+function createTray(n: ParleyNode, text: Catalogue): () => void {
   try {
     tray = new Tray(nativeImage.createFromPath(path.join(here, 'tray.png')));
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'no tray available');
-    return;
+    return () => undefined;
   }
-  const refresh = () => {
-    tray?.setToolTip(trayTooltip(n.self));
+  let unread = 0;
+  const render = () => {
+    tray?.setToolTip(trayTooltip(n.self, unread, text));
     tray?.setContextMenu(
       Menu.buildFromTemplate(
-        trayMenuTemplate(n.self, {
+        trayMenuTemplate(n.self, unread, text, {
           setPresence: (presence) => void n.api.call('setProfile', { presence }).catch(() => undefined),
           show: showWindow,
           quit: () => app.quit(),
         }),
       ),
     );
+    app.setBadgeCount(unread);
   };
-  refresh();
-  n.api.on('self', refresh);
+  // Messages can arrive in bursts of thousands: count at most a few times a second.
+  let pending: NodeJS.Timeout | null = null;
+  const refreshUnread = () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      void n.api
+        .call('listConversations', {})
+        .then((convs) => {
+          unread = convs.reduce((sum, c) => sum + c.unread, 0);
+          render();
+        })
+        .catch(() => undefined);
+    }, 250);
+  };
+  render();
+  refreshUnread();
+  n.api.on('self', render);
+  n.api.on('message', refreshUnread);
   tray.on('click', showWindow);
+  return refreshUnread;
 }
 
 async function start(): Promise<void> {
@@ -93,14 +115,24 @@ async function start(): Promise<void> {
   protocol.handle(APP_SCHEME, createAppProtocolHandler(rendererDir));
   session.defaultSession.setPermissionRequestHandler(permissionRequestHandler);
   session.defaultSession.setPermissionCheckHandler(permissionCheckHandler);
-  registerCommandHandlers(ipcMain, api, log);
+  // The system locale picks the shell's own strings (tray, notifications); the page has its own choice.
+  const catalogue = app.getLocale().toLowerCase().startsWith('zh') ? zhCN : en;
+  let refreshTray = () => undefined as void;
+  // Reading a conversation in the window changes the unread count the tray shows.
+  const ipcApi: typeof api = {
+    on: api.on.bind(api),
+    call: (async (name, args) => {
+      const result = await api.call(name, args);
+      if (name === 'markRead') refreshTray();
+      return result;
+    }) as typeof api.call,
+  };
+  registerCommandHandlers(ipcMain, ipcApi, log);
   forwardEvents(api, (channel, event, payload) => {
     if (win && !win.isDestroyed()) win.webContents.send(channel, event, payload);
   });
 
   const n = node;
-  // The page's language choice lives in the page; the system's is the best guess out here.
-  const catalogue = app.getLocale().toLowerCase().startsWith('zh') ? zhCN : en;
   const notify = createNotifier({
     isFocused: () => !!win && win.isVisible() && win.isFocused(),
     peerName: (id) => n.store.getPeer(id)?.name || id.slice(0, 7),
@@ -123,7 +155,7 @@ async function start(): Promise<void> {
     onLock: (listener) => powerMonitor.on('lock-screen', listener),
   });
 
-  createTray(n);
+  refreshTray = createTray(n, catalogue);
   await createWindow(dataDir);
 }
 

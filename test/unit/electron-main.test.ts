@@ -43,6 +43,7 @@ const electron = {
     exit: rec('app.exit'),
     getLocale: () => 'en-US',
     setLoginItemSettings: rec('app.setLoginItemSettings'),
+    setBadgeCount: rec('app.setBadgeCount'),
   },
   powerMonitor: {
     getSystemIdleTime: () => { calls.push(['powerMonitor.getSystemIdleTime']); return 0; },
@@ -182,6 +183,12 @@ describe('the Electron main process, as bundled', { skip: existsSync(MAIN) ? fal
     assert.equal(r.navPrevented, true);
     assert.ok(r.calls.some((c) => c[0] === 'shell.openExternal' && c[1] === 'https://example.com/'));
     assert.ok(!r.calls.some((c) => c[0] === 'shell.openExternal' && String(c[1]).startsWith('javascript')));
+  });
+
+  it('shows the unread count as the tray/dock badge (nothing unread on a fresh profile)', () => {
+    const badges = report().calls.filter((c) => c[0] === 'app.setBadgeCount').map((c) => c[1]);
+    assert.ok(badges.length > 0, 'badge set');
+    assert.ok(badges.every((n) => n === 0), `badges: ${badges.join(',')}`);
   });
 
   it('stops the core before quitting', () => {

@@ -21,7 +21,9 @@ import {
   type PreventableEvent,
   type WebContentsLike,
 } from '../../main/electron/security.ts';
-import { trayMenuTemplate } from '../../main/electron/tray.ts';
+import { trayMenuTemplate, trayTooltip } from '../../main/electron/tray.ts';
+import { en } from '../../renderer/src/i18n/en.ts';
+import { zhCN } from '../../renderer/src/i18n/zh-CN.ts';
 import { mainWindowOptions, startUrl } from '../../main/electron/window.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -191,14 +193,29 @@ describe('the app:// protocol', () => {
 describe('tray and notifications', () => {
   const self: SelfInfo = { id: 'A'.repeat(52), displayId: 'A', shortId: 'AAAAAAA', name: 'Me', presence: 'away', statusText: '', port: 1, addresses: [], dataDir: '/d' };
 
+  const actions = (calls: string[]) => ({ setPresence: (p: string) => calls.push(`presence:${p}`), show: () => calls.push('show'), quit: () => calls.push('quit') });
+
   it('offers presence, show and quit in the tray menu', () => {
     const calls: string[] = [];
-    const menu = trayMenuTemplate(self, { setPresence: (p) => calls.push(`presence:${p}`), show: () => calls.push('show'), quit: () => calls.push('quit') });
+    const menu = trayMenuTemplate(self, 0, en, actions(calls));
     const byLabel = (l: string) => menu.find((m) => m.label === l)!;
     assert.equal(byLabel('Away').checked, true);
     assert.equal(byLabel('Online').checked, false);
     for (const l of ['Busy', 'Show Parley', 'Quit Parley']) (byLabel(l).click as () => void)();
     assert.deepEqual(calls, ['presence:busy', 'show', 'quit']);
+    assert.ok(!menu.some((m) => String(m.label).includes('unread')), 'no unread line when nothing is unread');
+    assert.equal(trayTooltip(self, 0, en), 'Parley — Me');
+  });
+
+  it('shows the unread count in the tray menu and tooltip, in the chosen language', () => {
+    const calls: string[] = [];
+    const menu = trayMenuTemplate(self, 7, en, actions(calls));
+    const line = menu.find((m) => m.label === '7 unread')!;
+    (line.click as () => void)();
+    assert.deepEqual(calls, ['show'], 'the unread line opens the window');
+    assert.equal(trayTooltip(self, 7, en), 'Parley — Me (7 unread)');
+    const zh = trayMenuTemplate(self, 7, zhCN, actions([]));
+    assert.ok(zh.some((m) => m.label === '7 条未读') && zh.some((m) => m.label === '退出 Parley') && zh.some((m) => m.label === '离开' && m.checked));
   });
 
   const m = (id: string, mine = false, text = 'hi', convId = 'c'): MessageInfo => ({ id, convId, author: 'B'.repeat(52), mine, seq: 1, lamport: 1, ts: 0, text, state: 'delivered', overdue: false });

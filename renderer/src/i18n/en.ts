@@ -240,6 +240,9 @@ export const en = {
   'conv.mute': 'Mute notifications from {name}',
   'conv.unmute': 'Unmute notifications from {name}',
 
+  'tray.unread': '{count} unread',
+  'tray.show': 'Show Parley',
+  'tray.quit': 'Quit Parley',
   'notify.hiddenBody': 'New message',
 
   'error.generic': 'Something went wrong: {message}',

@@ -240,6 +240,9 @@ export const zhCN: Catalogue = {
   'conv.mute': '将 {name} 的通知静音',
   'conv.unmute': '取消 {name} 的通知静音',
 
+  'tray.unread': '{count} 条未读',
+  'tray.show': '显示 Parley',
+  'tray.quit': '退出 Parley',
   'notify.hiddenBody': '新消息',
 
   'error.generic': '出错了：{message}',
