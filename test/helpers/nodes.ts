@@ -35,6 +35,30 @@ export async function node(name: string, dataDir = tempDir(), timing: Partial<Ti
   return startNode({ dataDir, name, port: 0, host: '127.0.0.1', timing, log: testLogger(name), discovery: false });
 }
 
+/**
+ * Nodes a test file starts: `start` remembers them, `stop` forgets, and `stopAll` (for the
+ * file's `after`) stops what is still running, so a failing test leaves no node behind.
+ */
+export function nodePool() {
+  const running = new Set<ParleyNode>();
+  return {
+    running,
+    async start(name: string, dir?: string): Promise<ParleyNode> {
+      const n = await node(name, dir);
+      running.add(n);
+      return n;
+    },
+    async stop(n: ParleyNode): Promise<void> {
+      running.delete(n);
+      await n.stop();
+    },
+    async stopAll(): Promise<void> {
+      await Promise.all([...running].map((n) => n.stop()));
+      running.clear();
+    },
+  };
+}
+
 /** Introduces b to a (a dials b) and returns a's conversation with b once the link is up. */
 export async function connect(a: ParleyNode, b: ParleyNode, address = `127.0.0.1:${b.self.port}`): Promise<string> {
   await a.api.call('addPeer', { address, id: b.self.id });

@@ -7,22 +7,13 @@ import { encodeFrame } from '../../main/core/protocol/codec.ts';
 import { ALPN, CAPABILITIES, PROTOCOL_VERSION } from '../../main/core/protocol/frames.ts';
 import type { MessageInfo } from '../../main/contract/contract.ts';
 import type { ParleyNode } from '../../main/core/node.ts';
-import { connect, fastTiming, fullHistory, node, recorder, removeTempDirs, tempDir } from '../helpers/nodes.ts';
+import { connect, fastTiming, fullHistory, node, nodePool, recorder, removeTempDirs, tempDir } from '../helpers/nodes.ts';
 import { TcpProxy } from '../helpers/proxy.ts';
 import { sleep, waitFor } from '../helpers/wait.ts';
 
-const running = new Set<ParleyNode>();
-async function start(name: string, dir?: string) {
-  const n = await node(name, dir);
-  running.add(n);
-  return n;
-}
-async function stop(n: ParleyNode) {
-  running.delete(n);
-  await n.stop();
-}
+const { running, start, stop, stopAll } = nodePool();
 after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
+  await stopAll();
   removeTempDirs();
 });
 

@@ -12,23 +12,14 @@ import { peerIdFromSpki } from '../../main/core/identity/peer-id.ts';
 import { testLogger } from '../../main/core/log.ts';
 import { startNode, type ParleyNode } from '../../main/core/node.ts';
 import type { RelayServer } from '../../relay/server.ts';
-import { connect, fastTiming, node, recorder, removeTempDirs, tempDir } from '../helpers/nodes.ts';
+import { connect, fastTiming, node, nodePool, recorder, removeTempDirs, tempDir } from '../helpers/nodes.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { startRelay } from './relay-harness.ts';
 
-const running = new Set<ParleyNode>();
+const { running, start, stop, stopAll } = nodePool();
 const servers = new Set<RelayServer>();
-async function start(name: string, dir?: string) {
-  const n = await node(name, dir);
-  running.add(n);
-  return n;
-}
-async function stop(n: ParleyNode) {
-  running.delete(n);
-  await n.stop();
-}
 after(async () => {
-  await Promise.all([...running].map((n) => n.stop()));
+  await stopAll();
   await Promise.all([...servers].map((s) => s.stop()));
   removeTempDirs();
 });
