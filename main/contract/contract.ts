@@ -96,13 +96,60 @@ export interface KeyChange {
   verifiedBefore: boolean;
 }
 
-export interface ConversationInfo {
+interface ConversationFields {
   id: string;
-  kind: 'direct';
-  peerId: PeerId;
   title: string;
   unread: number;
   lastMessage: MessageInfo | null;
+}
+
+export interface DirectConversationInfo extends ConversationFields {
+  kind: 'direct';
+  peerId: PeerId;
+}
+
+/** A group (main/core/groups/README.md): what its events fold to in this member's copy. */
+export interface GroupInfo {
+  id: string;
+  name: string;
+  /** Adds and removes members; null once nobody is left. */
+  owner: PeerId | null;
+  /** In join order; names as this node knows them (a short ID for someone never met). */
+  members: Array<{ id: PeerId; name: string }>;
+  /** False after I left or was removed: the history stays, nothing new arrives. */
+  isMember: boolean;
+}
+
+export interface GroupConversationInfo extends ConversationFields {
+  kind: 'group';
+  peerId: null;
+  group: GroupInfo;
+}
+
+export type ConversationInfo = DirectConversationInfo | GroupConversationInfo;
+
+/**
+ * A line in a group's history that is not a text: a membership change that took effect, or an
+ * event of a later version this one cannot show.
+ */
+export type GroupChange =
+  | { kind: 'created'; name: string; members: PeerId[] }
+  | { kind: 'renamed'; name: string }
+  | { kind: 'added'; members: PeerId[] }
+  | { kind: 'removed'; members: PeerId[] }
+  | { kind: 'left' }
+  | { kind: 'unsupported'; wireKind: string };
+
+/** A group event refused as not authentic (altered or forged on the way, or an author contradicting itself). */
+export interface GroupWarning {
+  groupId: string;
+  convId: string;
+  /** The member that handed it over (for a forwarded event, not its author). */
+  from: PeerId | null;
+  /** The author it claims: unproven when the signature did not verify. */
+  claimedAuthor: PeerId | null;
+  reason: 'malformed' | 'wrong-group' | 'bad-signature' | 'conflict' | 'equivocation' | 'bad-genesis' | 'bad-clock' | 'pending-full';
+  at: number;
 }
 
 export interface MessageInfo {
@@ -119,6 +166,8 @@ export interface MessageInfo {
   state: MessageState;
   /** True when one of my messages is still undelivered after the delivery deadline. */
   overdue: boolean;
+  /** In a group: set on membership lines (and later kinds), whose `text` is empty. */
+  change?: GroupChange;
 }
 
 export interface SearchHit {
@@ -271,6 +320,20 @@ export const commands = {
   /** Why someone may be invisible: interfaces announced, what discovery hears, link states. */
   diagnostics: { args: z.object({}), result: z.custom<DiagnosticsInfo>() },
   getSettings: { args: z.object({}), result: z.custom<Settings>() },
+  /**
+   * Founds a group with me as owner. Members must have linked to this node once (their
+   * certificate, proven in a TLS handshake, goes into the group so every member can check them).
+   */
+  createGroup: {
+    args: z.object({ name: displayName, members: z.array(PeerIdSchema).min(1).max(255) }).strict(),
+    result: z.custom<GroupConversationInfo>(),
+  },
+  renameGroup: { args: convRef.extend({ name: displayName }).strict(), result: z.custom<GroupConversationInfo>() },
+  /** Owner only; same rule for certificates as createGroup. */
+  addGroupMembers: { args: convRef.extend({ members: z.array(PeerIdSchema).min(1).max(255) }).strict(), result: z.custom<GroupConversationInfo>() },
+  /** Owner only. The removed member receives its removal, and nothing after it. */
+  removeGroupMember: { args: convRef.extend({ peerId: PeerIdSchema }).strict(), result: z.custom<GroupConversationInfo>() },
+  leaveGroup: { args: convRef.strict(), result: z.custom<GroupConversationInfo>() },
   /** Stores the changes and applies them at once (relays attach or detach, discovery rebinds); returns all settings. */
   updateSettings: { args: SettingsUpdateSchema, result: z.custom<Settings>() },
 } as const;
@@ -321,9 +384,15 @@ export interface Events {
   relay: RelayInfo[];
   /** The settings changed (from any host). */
   settings: Settings;
+  /** A group conversation appeared (created, or an invitation arrived) or its name or members changed. */
+  conversation: ConversationInfo;
+  /** A group event was refused as altered or forged (see GroupWarning). */
+  groupWarning: GroupWarning;
+  /** Messages left a group's history: a late membership event voided them (groups/README.md). */
+  messagesHidden: { convId: string; ids: string[] };
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings'];
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings', 'conversation', 'groupWarning', 'messagesHidden'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

@@ -8,6 +8,7 @@ import {
   type ParleyApi,
 } from '../contract/contract.ts';
 import type { z } from 'zod';
+import { GroupCommandError } from './groups/service.ts';
 import { PeerIdError, parsePeerId } from './identity/peer-id.ts';
 import { parseAddress } from './links/link-manager.ts';
 import type { ParleyNode } from './node.ts';
@@ -26,6 +27,11 @@ export class ApiError extends Error {
 type Handler<K extends CommandName> = (node: ParleyNode, args: z.output<(typeof commands)[K]['args']>) => CommandResult<K> | Promise<CommandResult<K>>;
 
 function toConversationInfo(node: ParleyNode, conv: ConversationSummary): ConversationInfo {
+  if (conv.kind === 'group') {
+    const info = node.groups.conversationInfo(conv.id);
+    if (!info) throw new ApiError('internal', 'group conversation without its group');
+    return info;
+  }
   return {
     id: conv.id,
     kind: 'direct',
@@ -39,6 +45,7 @@ function toConversationInfo(node: ParleyNode, conv: ConversationSummary): Conver
 function conversationInfo(node: ParleyNode, convId: string): ConversationInfo {
   const conv = node.store.getConversation(convId);
   if (!conv) throw new ApiError('not-found', 'no such conversation');
+  if (conv.kind === 'group') return toConversationInfo(node, { ...conv, unread: 0, last: null });
   const selfId = node.identity.id;
   return toConversationInfo(node, { ...conv, unread: node.store.unreadCount(convId, selfId), last: node.store.history(convId, { limit: 1 })[0] ?? null });
 }
@@ -51,7 +58,8 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   setTyping: (node, args) => {
     const conv = node.store.getConversation(args.convId);
     if (!conv) throw new ApiError('not-found', 'no such conversation');
-    node.links.get(conv.peerId)?.send({ t: 'typing', conv: conv.id, active: args.typing });
+    // Groups have no typing frames (yet): nothing to tell.
+    if (conv.kind === 'direct') node.links.get(conv.peerId)?.send({ t: 'typing', conv: conv.id, active: args.typing });
     return { ok: true };
   },
   setAutoAway: (node, args) => {
@@ -104,6 +112,7 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return conversationInfo(node, conv.id);
   },
   send: async (node, args) => {
+    if (node.groups.isGroupConversation(args.convId)) return groupCommand(() => node.groups.send(args.convId, args.text));
     const peerId = node.messenger.peerOf(args.convId);
     if (!peerId) throw new ApiError('not-found', 'no such conversation');
     return node.messenger.send(args.convId, peerId, args.text);
@@ -128,15 +137,34 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     if ([args.before, args.after, args.around].filter((x) => x !== undefined).length > 1) {
       throw new ApiError('invalid-args', 'history: give at most one of before, after, around');
     }
-    return node.store.history(args.convId, { before: args.before, after: args.after, around: args.around, limit: args.limit }).map((r) => node.messenger.toInfo(r));
+    return node.store
+      .history(args.convId, { before: args.before, after: args.after, around: args.around, limit: args.limit })
+      .map((r) => node.groups.decorate(node.messenger.toInfo(r)));
   },
   search: (node, args) =>
-    node.store.search(args.query, args.limit).map((h) => ({ message: node.messenger.toInfo(h.message), snippet: h.snippet })),
+    node.store.search(args.query, args.limit).map((h) => ({ message: node.groups.decorate(node.messenger.toInfo(h.message)), snippet: h.snippet })),
   markRead: (node, args) => {
     if (!node.store.getConversation(args.convId)) throw new ApiError('not-found', 'no such conversation');
     return node.messenger.markRead(args.convId, args.upTo);
   },
+  createGroup: (node, args) => {
+    if (args.members.includes(node.identity.id)) throw new ApiError('invalid-args', 'the creator is a member anyway: name the others');
+    return groupCommand(() => node.groups.create(args.name, args.members));
+  },
+  renameGroup: (node, args) => groupCommand(() => node.groups.rename(args.convId, args.name)),
+  addGroupMembers: (node, args) => groupCommand(() => node.groups.add(args.convId, args.members)),
+  removeGroupMember: (node, args) => groupCommand(() => node.groups.remove(args.convId, args.peerId)),
+  leaveGroup: (node, args) => groupCommand(() => node.groups.leave(args.convId)),
 };
+
+function groupCommand<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof GroupCommandError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
 
 /** A refused value is the caller's mistake: invalid-args, naming the field. */
 function updateSettings(node: ParleyNode, update: unknown): void {

@@ -20,6 +20,7 @@ import { LinkManager, DEFAULT_PORT } from './links/link-manager.ts';
 import { defaultTiming, type Timing } from './links/timing.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Messenger } from './messaging/messenger.ts';
+import { GroupService } from './groups/service.ts';
 import { openStore, type PeerRow, type PeerTrust, type PeerUpdate, type Store } from './store/store.ts';
 import type { Member } from './relay/frames.ts';
 import { isNewName, keyChangeFor, nameKey } from './trust/key-change.ts';
@@ -64,6 +65,7 @@ export class ParleyNode {
   readonly store: Store;
   readonly links: LinkManager;
   readonly messenger: Messenger;
+  readonly groups: GroupService;
   readonly events = new EventEmitter<{ [K in keyof Events]: [Events[K]] }>();
   readonly api: ParleyApi;
   readonly dataDir: string;
@@ -123,6 +125,20 @@ export class ParleyNode {
     this.messenger = new Messenger({ store, links: this.links, selfId: identity.id, timing, log });
     this.messenger.on('message', (m) => this.events.emit('message', m));
     this.messenger.on('read', (r) => this.events.emit('read', r));
+    this.groups = new GroupService({
+      identity,
+      store,
+      links: this.links,
+      log: log.child({ part: 'groups' }),
+      toInfo: (row) => this.messenger.toInfo(row),
+      selfName: () => this.profile.name,
+      events: {
+        message: (m) => this.events.emit('message', m),
+        conversation: (c) => this.events.emit('conversation', c),
+        warning: (w) => this.events.emit('groupWarning', w),
+        hidden: (h) => this.events.emit('messagesHidden', h),
+      },
+    });
     this.links.on('up', (link, hello) => {
       this.updatePeer({ id: link.peerId, name: hello.name, presence: hello.presence, statusText: hello.statusText, lastSeen: Date.now() });
       // An incoming link's source port is ephemeral; its Hello names the port to dial back.
@@ -592,6 +608,7 @@ export class ParleyNode {
     this.stopped = true;
     this.away.stop();
     this.messenger.stop();
+    this.groups.stop();
     // Goodbyes first, so peers show us offline at once rather than after a timeout.
     await this.discovery?.stop().catch(() => undefined);
     await Promise.all(this.relays.map((r) => r.stop().catch(() => undefined)));

@@ -17,19 +17,14 @@ import { LIMITS, PeerIdSchema, type PeerId } from '../../contract/contract.ts';
 import type { Identity } from '../identity/identity.ts';
 import { base32, peerIdFromCertificate } from '../identity/peer-id.ts';
 import { msgpackProblem } from '../protocol/codec.ts';
+import { bin, GroupIdSchema, MAX_EVENT_BYTES, MAX_SIG_BYTES, SignedEventSchema } from './wire.ts';
 
 /** At most this many members in a group, and in one create or add event. */
 export const MAX_GROUP_MEMBERS = 256;
 export const MAX_GROUP_NAME = LIMITS.displayName;
 /** A DER certificate: RSA-2048 ones made here are ~750 bytes; 4 KiB leaves room for RSA-4096. */
 export const MAX_CERT_BYTES = 4 * 1024;
-/**
- * Largest signed event. A create naming 256 members with RSA-2048 certificates is ~210 KB; the
- * cap keeps one event plus its signature and frame fields inside MAX_FRAME_BYTES (256 KiB). A
- * group with bigger certificates is created with fewer members and grown by add events.
- */
-export const MAX_EVENT_BYTES = 224 * 1024;
-export const MAX_SIG_BYTES = 1024;
+export { MAX_EVENT_BYTES, MAX_SIG_BYTES };
 
 /** Kinds this version understands. Others are kept and forwarded, shown as unsupported. */
 export const KNOWN_KINDS = ['create', 'text', 'rename', 'add', 'remove', 'leave'] as const;
@@ -50,12 +45,10 @@ const GROUP_ID_DOMAIN = Buffer.from('parley-group-id/1\0', 'ascii');
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
 
 export type GroupId = string;
-export const GroupIdSchema = z.string().regex(/^[A-Z2-7]{26}$/, 'not a group ID');
+export { GroupIdSchema, SignedEventSchema };
 
 const ulid = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/, 'not a ULID');
 const u53 = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const bin = (min: number, max: number) =>
-  z.custom<Uint8Array>((v) => v instanceof Uint8Array && v.byteLength >= min && v.byteLength <= max, `must be ${min}..${max} bytes of binary`);
 
 /** Code points, as PROTOCOL.md §4 counts text: an emoji is one, however many UTF-16 units. */
 export function codePoints(s: string): number {
@@ -139,8 +132,6 @@ export type GroupEventOf<K extends GroupEvent['kind']> = Extract<GroupEvent, { k
 /** What an author writes: the kind and its body (never 'unsupported'). */
 export type GroupContent = { [K in KnownKind]: { kind: K; body: GroupEventOf<K>['body'] } }[KnownKind];
 
-/** The form that is stored and sent: the author's bytes and the signature over them. */
-export const SignedEventSchema = z.object({ ev: bin(1, MAX_EVENT_BYTES), sig: bin(64, MAX_SIG_BYTES) });
 export type SignedEvent = z.infer<typeof SignedEventSchema>;
 
 export class GroupEventError extends Error {

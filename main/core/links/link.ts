@@ -21,6 +21,8 @@ const CAPABILITY_OF: Partial<Record<Frame['t'], string>> = {
   read: 'receipts/1',
   presence: 'presence/1',
   typing: 'typing/1',
+  gsync: 'groups/1',
+  gev: 'groups/1',
 };
 
 let nextLinkNumber = 1;

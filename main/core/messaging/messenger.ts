@@ -96,7 +96,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const row = this.store.getMessage(id);
     if (!row) return undefined;
     const conv = this.store.getConversation(row.convId);
-    if (conv && row.author === this.selfId && (row.state === 'pending' || row.state === 'sent' || row.state === 'stored')) {
+    if (conv?.kind === 'direct' && row.author === this.selfId && (row.state === 'pending' || row.state === 'sent' || row.state === 'stored')) {
       this.links.redialNow(conv.peerId);
       this.pump(conv.peerId);
     }
@@ -208,7 +208,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const result = this.store.markReadUpTo(convId, upTo, this.selfId);
     if (result.changed) {
       const conv = this.store.getConversation(convId);
-      const link = conv ? this.links.get(conv.peerId) : undefined;
+      // A group has no read receipts on the wire (yet): the marker stays local.
+      const link = conv?.kind === 'direct' ? this.links.get(conv.peerId) : undefined;
       if (link && conv?.readUpTo) link.send({ t: 'read', conv: convId, upTo: conv.readUpTo });
     }
     return { unread: result.unread };
@@ -358,7 +359,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   peerOf(convId: string): PeerId | undefined {
     let peer = this.convPeers.get(convId);
     if (!peer) {
-      peer = this.store.getConversation(convId)?.peerId;
+      peer = this.store.getConversation(convId)?.peerId ?? undefined;
       if (peer) this.convPeers.set(convId, peer);
     }
     return peer;

@@ -2,6 +2,7 @@
 // file; test/unit/protocol-vectors.test.ts keeps the two in step.
 import { z } from 'zod';
 import { LIMITS, PeerIdSchema, PresenceSchema } from '../../contract/contract.ts';
+import { GroupIdSchema, SignedEventSchema, SYNC_BATCH, SyncVectorWire } from '../groups/wire.ts';
 import { isAnnouncedAddress } from '../links/address.ts';
 
 export const PROTOCOL_VERSION = 1;
@@ -10,7 +11,7 @@ export const ALPN = 'parley/1';
 /** Largest payload (bytes after the 4-byte length) either side accepts. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Capabilities this build understands; a frame type outside the negotiated set is not sent. */
-export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1'] as const;
+export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1', 'groups/1'] as const;
 /** Most listening addresses a Hello may announce. */
 export const MAX_HELLO_ADDRS = 16;
 
@@ -74,6 +75,23 @@ export const PresenceFrame = z.object({
 });
 /** Ephemeral: "I am typing in conv" (true) or stopped (false). Never stored, never acked. */
 export const TypingFrame = z.object({ t: z.literal('typing'), conv: z.string().min(1).max(200), active: z.boolean() });
+/**
+ * "This is what I durably hold of the group; send me what I lack" (groups/README.md). Sent on
+ * every new link to a peer that is a member in the sender's view, after storing a batch that
+ * said `more`, and when a gap shows. It is also the ack: an event is delivered to a peer once
+ * the peer's vector covers it.
+ */
+export const GroupSyncFrame = z.object({ t: z.literal('gsync'), group: GroupIdSchema, have: SyncVectorWire });
+/**
+ * Signed events of one group, in total order: a reply to gsync (`more`: the sender has more for
+ * the asker, who asks again once it has stored these) or an author's live send (`more` false).
+ */
+export const GroupEventsFrame = z.object({
+  t: z.literal('gev'),
+  group: GroupIdSchema,
+  evs: z.array(SignedEventSchema).min(1).max(SYNC_BATCH.maxEvents),
+  more: z.boolean(),
+});
 export const ByeFrame = z.object({ t: z.literal('bye'), reason: z.string().max(200) });
 
 export const Frame = z.discriminatedUnion('t', [
@@ -86,6 +104,8 @@ export const Frame = z.discriminatedUnion('t', [
   ReadFrame,
   PresenceFrame,
   TypingFrame,
+  GroupSyncFrame,
+  GroupEventsFrame,
   ByeFrame,
 ]);
 export type Frame = z.infer<typeof Frame>;

@@ -12,21 +12,22 @@ export interface PeerRow {
   firstSeen: number;
 }
 
-export interface ConversationRow {
+interface ConversationFields {
   id: string;
-  kind: 'direct';
-  peerId: PeerId;
   title: string;
   createdAt: number;
   /** Highest lamport seen in the conversation. */
   lamport: number;
-  /** Last seq I used in the conversation. */
+  /** Last seq I used in the conversation (direct conversations; a group counts per author in its events). */
   mySeq: number;
   /** My read marker: the last message of the peer's that I have read. */
   readUpTo: string | null;
   /** The peer's read marker for my messages. */
   peerReadUpTo: string | null;
 }
+
+/** A direct conversation has its peer; a group's (migration 0004) has none: see the groups table. */
+export type ConversationRow = ConversationFields & ({ kind: 'direct'; peerId: PeerId } | { kind: 'group'; peerId: null });
 
 export interface MessageRow {
   rowid: number;

@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import type { KeyChange, PeerId } from '../../contract/contract.ts';
 import { ConversationsRepo, directConversationId } from './conversations-repo.ts';
 import { openDatabase } from './db.ts';
+import { GroupsRepo, groupConversationId, type GroupCommit, type GroupCommitResult, type GroupEventRecord, type GroupRow } from './groups-repo.ts';
 import { MessagesRepo, type IncomingOutcome, type MsgFrameLike, type OutboxRow, type OutgoingMessage } from './messages-repo.ts';
 import { PeersRepo, type PeerUpdate } from './peers-repo.ts';
 import type { ConversationRow, MessageRow, PeerRow } from './rows.ts';
@@ -13,6 +14,8 @@ import { TrustRepo, type ContactRow, type PeerTrust } from './trust-repo.ts';
 
 export { StoreError, type StoreErrorCode } from './db.ts';
 export type { ContactRow, PeerTrust };
+export type { GroupCommit, GroupCommitResult, GroupEventRecord, GroupRow };
+export { groupConversationId };
 export type { ConversationRow, IncomingOutcome, MessageRow, MsgFrameLike, OutboxRow, OutgoingMessage, PeerRow, PeerUpdate, SearchResult };
 
 export type ConversationSummary = ConversationRow & { unread: number; last: MessageRow | null };
@@ -29,6 +32,7 @@ export class Store {
   private readonly conversations: ConversationsRepo;
   private readonly fts: MessageSearch;
   private readonly trust: TrustRepo;
+  private readonly groupsRepo: GroupsRepo;
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -37,6 +41,7 @@ export class Store {
     this.conversations = new ConversationsRepo(db, this.messages);
     this.fts = new MessageSearch(db);
     this.trust = new TrustRepo(db);
+    this.groupsRepo = new GroupsRepo(db);
   }
 
   close(): void {
@@ -183,6 +188,26 @@ export class Store {
 
   search(query: string, limit: number): SearchResult[] {
     return this.fts.search(query, limit);
+  }
+
+  // ---- groups (groups-repo.ts) ---------------------------------------------------------
+
+  getGroup(id: string): GroupRow | undefined {
+    return this.groupsRepo.get(id);
+  }
+
+  listGroups(): GroupRow[] {
+    return this.groupsRepo.list();
+  }
+
+  /** A group's events as received (author's bytes and signature), in group order. */
+  groupEvents(groupId: string): ReturnType<GroupsRepo['events']> {
+    return this.groupsRepo.events(groupId);
+  }
+
+  /** One transaction: what a replica stored or re-judged, durably, with the history rows it shows. */
+  commitGroup(c: GroupCommit): GroupCommitResult {
+    return this.groupsRepo.commit(c);
   }
 
   // ---- read markers --------------------------------------------------------------------

@@ -4,6 +4,7 @@
 import {
   LIMITS,
   type ConversationInfo,
+  type DirectConversationInfo,
   type MessageInfo,
   type PeerId,
   type PeerInfo,
@@ -18,7 +19,8 @@ import { appendPage, compareMessages, fitsWindow, prependPage, upsertMessage } f
 import { loadDrafts, saveDrafts } from './prefs.ts';
 
 export interface ConvView {
-  info: ConversationInfo;
+  /** Groups are not shown by this renderer yet: only direct conversations become views. */
+  info: DirectConversationInfo;
   /** Oldest first; null until the conversation was opened. */
   messages: MessageInfo[] | null;
   hasOlder: boolean;
@@ -34,7 +36,9 @@ export interface ConvView {
   firstUnreadId: string | null;
 }
 
-function convView(info: ConversationInfo): ConvView {
+const isDirect = (c: ConversationInfo): c is DirectConversationInfo => c.kind === 'direct';
+
+function convView(info: DirectConversationInfo): ConvView {
   return { info, messages: null, hasOlder: true, loadingOlder: false, hasNewer: false, loadingNewer: false, window: 0, followAppends: true, firstUnreadId: null };
 }
 
@@ -173,7 +177,7 @@ export class AppStore {
     // Events were missed while disconnected, a "stopped typing" among them perhaps.
     this.typing.clear();
     for (const p of peers) this.peers.set(p.id, cleanPeer(p));
-    for (const c of convs) {
+    for (const c of convs.filter(isDirect)) {
       const existing = this.convs.get(c.id);
       if (existing) existing.info = c;
       else this.convs.set(c.id, convView(c));
@@ -238,6 +242,7 @@ export class AppStore {
     let conv = this.convForPeer(peerId);
     if (!conv) {
       const info = await this.transport.call('openConversation', { peerId });
+      if (!isDirect(info)) return;
       conv = this.convs.get(info.id) ?? convView(info);
       this.convs.set(info.id, conv);
     }
@@ -393,10 +398,13 @@ export class AppStore {
 
   private onMessage(m: MessageInfo): void {
     const conv = this.convs.get(m.convId);
+    // Group conversations are not shown by this renderer yet; without this, every group
+    // message would refetch the conversation list looking for one.
+    if (!conv && m.convId.startsWith('g:')) return;
     if (!conv) {
       // A conversation started by the other side: fetch its summary.
       void this.transport.call('listConversations', {}).then((all) => {
-        for (const c of all) if (!this.convs.has(c.id)) this.convs.set(c.id, convView(c));
+        for (const c of all) if (isDirect(c) && !this.convs.has(c.id)) this.convs.set(c.id, convView(c));
         this.changed();
       });
       return;

@@ -1,9 +1,10 @@
 import { initial } from './0001-initial.ts';
 import { storedAtRelay } from './0002-stored-at-relay.ts';
 import { peerTrust } from './0003-peer-trust.ts';
+import { groups } from './0004-groups.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration };
 
 /** Every migration, in order; the last version is the schema this build writes. */
-export const migrations: readonly Migration[] = [initial, storedAtRelay, peerTrust];
+export const migrations: readonly Migration[] = [initial, storedAtRelay, peerTrust, groups];
