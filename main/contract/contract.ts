@@ -390,9 +390,11 @@ export interface Events {
   groupWarning: GroupWarning;
   /** Messages left a group's history: a late membership event voided them (groups/README.md). */
   messagesHidden: { convId: string; ids: string[] };
+  /** The host asks the UI to show a conversation (a notification was clicked). Never emitted by the core. */
+  open: { convId: string };
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings', 'conversation', 'groupWarning', 'messagesHidden'];
+export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings', 'conversation', 'groupWarning', 'messagesHidden', 'open'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

@@ -16,6 +16,7 @@ import { syncLoginItem } from './login-item.ts';
 import { createNotifier } from './notifications.ts';
 import { APP_SCHEME, hardenWebContents, permissionCheckHandler, permissionRequestHandler } from './security.ts';
 import { trayMenuTemplate, trayTooltip } from './tray.ts';
+import { EVENT_CHANNEL } from '../../preload/channels.ts';
 import { mainWindowOptions, startUrl } from './window.ts';
 
 // Parallel test instances must not find each other through the single-instance lock.
@@ -139,10 +140,13 @@ async function start(): Promise<void> {
     settings: () => n.settings.current.notifications,
     presence: () => n.self.presence,
     hiddenBody: catalogue['notify.hiddenBody'],
-    show: ({ title, body }) => {
+    show: ({ title, body, convId }) => {
       if (!Notification.isSupported()) return;
       const notification = new Notification({ title, body, silent: false });
-      notification.on('click', showWindow);
+      notification.on('click', () => {
+        showWindow();
+        if (win && !win.isDestroyed()) win.webContents.send(EVENT_CHANNEL, 'open', { convId });
+      });
       notification.show();
     },
   });

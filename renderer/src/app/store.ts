@@ -130,6 +130,11 @@ export class AppStore {
       this.changed();
     });
     this.transport.on('typing', (e) => this.onTyping(e.convId, e.peerId, e.typing));
+    // The desktop shell: a notification for this conversation was clicked.
+    this.transport.on('open', ({ convId }) => {
+      const conv = this.convs.get(convId);
+      if (conv && conv.info.kind === 'direct') void this.select(conv.info.peerId);
+    });
     this.transport.on('self', (s) => {
       this.self = cleanSelf(s);
       this.changed();
