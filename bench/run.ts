@@ -2,6 +2,7 @@
 // `npm run bench -- messaging relay` runs only the named benches.
 import os from 'node:os';
 import { discoveryBench } from './discovery.bench.ts';
+import { filesBench } from './files.bench.ts';
 import { messagingBench } from './messaging.bench.ts';
 import { relayBench } from './relay.bench.ts';
 import { webBench } from './web.bench.ts';
@@ -9,6 +10,7 @@ import { webBench } from './web.bench.ts';
 const benches: Record<string, () => Promise<void>> = {
   messaging: messagingBench,
   relay: relayBench,
+  files: filesBench,
   discovery: discoveryBench,
   web: webBench,
 };

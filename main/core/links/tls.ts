@@ -18,21 +18,26 @@ export class LinkError extends Error {
   }
 }
 
-function baseOptions(identity: Identity) {
+function baseOptions(identity: Identity, protocols: readonly string[] = [ALPN]) {
   return {
     key: identity.keyPem,
     cert: identity.certPem,
     minVersion: 'TLSv1.3' as const,
     maxVersion: 'TLSv1.3' as const,
-    ALPNProtocols: [ALPN],
+    ALPNProtocols: [...protocols],
   };
 }
 
-/** The ID the peer proved in the handshake, or a LinkError. */
-export function verifiedPeerId(socket: tls.TLSSocket): PeerId {
+/**
+ * The ID the peer proved in the handshake, or a LinkError. `alpn`: the protocol(s) this
+ * connection may carry; anything else negotiated (or nothing) is refused.
+ */
+export function verifiedPeerId(socket: tls.TLSSocket, alpn: string | readonly string[] = ALPN): PeerId {
   const cert = socket.getPeerCertificate(true);
   if (!cert || !cert.raw) throw new LinkError('no-certificate', 'peer presented no certificate');
-  if (socket.alpnProtocol !== ALPN) throw new LinkError('protocol', `peer did not negotiate ${ALPN}`);
+  const allowed = typeof alpn === 'string' ? [alpn] : alpn;
+  const got = socket.alpnProtocol;
+  if (typeof got !== 'string' || !allowed.includes(got)) throw new LinkError('protocol', `peer did not negotiate ${allowed.join(' or ')}`);
   return peerIdFromCertificate(cert.raw);
 }
 
@@ -43,14 +48,22 @@ export interface ListenerOptions {
   maxPending?: number;
   onPeer: (socket: tls.TLSSocket, peerId: PeerId) => void;
   onReject: (reason: string, remote: string) => void;
+  /**
+   * Further ALPN protocols this listener accepts, each with its own handler (e.g. file
+   * streams, `parley-file/1`), so they share the port and the pinning. A dialer offers exactly
+   * one protocol and the listener selects it; `parley/1` connections still go to onPeer.
+   */
+  protocols?: Readonly<Record<string, (socket: tls.TLSSocket, peerId: PeerId) => void>>;
 }
 
 export function createListener(opts: ListenerOptions): tls.Server {
   const maxPending = opts.maxPending ?? 64;
   // Keyed by remote address:port so the TLS socket can release the raw socket's slot.
   const pending = new Map<string, () => void>();
+  const extra = Object.entries(opts.protocols ?? {}).filter(([alpn]) => alpn !== ALPN);
+  const alpns = [ALPN, ...extra.map(([alpn]) => alpn)];
   const server = tls.createServer({
-    ...baseOptions(opts.identity),
+    ...baseOptions(opts.identity, alpns),
     requestCert: true,
     rejectUnauthorized: false,
     handshakeTimeout: opts.handshakeTimeoutMs,
@@ -72,7 +85,7 @@ export function createListener(opts: ListenerOptions): tls.Server {
     pending.get(remote)?.();
     let peerId: PeerId;
     try {
-      peerId = verifiedPeerId(socket);
+      peerId = verifiedPeerId(socket, alpns);
     } catch (err) {
       opts.onReject((err as Error).message, remote);
       socket.destroy();
@@ -83,7 +96,9 @@ export function createListener(opts: ListenerOptions): tls.Server {
       socket.destroy();
       return;
     }
-    opts.onPeer(socket, peerId);
+    const route = extra.find(([alpn]) => alpn === socket.alpnProtocol);
+    if (route) route[1](socket, peerId);
+    else opts.onPeer(socket, peerId);
   });
   server.on('tlsClientError', (err, socket) => {
     opts.onReject(`handshake failed: ${err.message}`, `${socket.remoteAddress}:${socket.remotePort}`);
@@ -100,6 +115,8 @@ export interface DialOptions {
   timeoutMs: number;
   /** An already-connected stream (e.g. a relay tunnel) to run TLS over instead of TCP. */
   socket?: net.Socket;
+  /** The one protocol offered; default `parley/1` (file streams: `parley-file/1`). */
+  alpn?: string;
 }
 
 /** Resolves with a socket whose peer proved `expectedId`; anything else is destroyed. */
@@ -109,8 +126,9 @@ export function dial(opts: DialOptions): Promise<tls.TLSSocket> {
       reject(new LinkError('self', 'refusing to dial my own ID'));
       return;
     }
+    const alpn = opts.alpn ?? ALPN;
     const socket = tls.connect({
-      ...baseOptions(opts.identity),
+      ...baseOptions(opts.identity, [alpn]),
       host: opts.host,
       port: opts.port,
       ...(opts.socket ? { socket: opts.socket } : {}),
@@ -125,7 +143,7 @@ export function dial(opts: DialOptions): Promise<tls.TLSSocket> {
     socket.once('secureConnect', () => {
       let id: PeerId;
       try {
-        id = verifiedPeerId(socket);
+        id = verifiedPeerId(socket, alpn);
       } catch (err) {
         fail(err as LinkError);
         return;

@@ -61,8 +61,13 @@ export function openDataConnection(opts: { host: string; port: number; key: Uint
   });
 }
 
-/** TLS server role inside a tunnel: the same settings as the direct listener, pinned by hand. */
-export function acceptTls(opts: { raw: net.Socket; identity: Identity; expectedId: PeerId; timeoutMs: number }): Promise<tls.TLSSocket> {
+/**
+ * TLS server role inside a tunnel: the same settings as the direct listener, pinned by hand.
+ * `protocols`: the ALPNs accepted (default only `parley/1`); the side that asked for the tunnel
+ * is the TLS client and picks one, and the caller routes by the socket's `alpnProtocol`.
+ */
+export function acceptTls(opts: { raw: net.Socket; identity: Identity; expectedId: PeerId; timeoutMs: number; protocols?: readonly string[] }): Promise<tls.TLSSocket> {
+  const protocols = opts.protocols ?? [ALPN];
   return new Promise((resolve, reject) => {
     const socket = new tls.TLSSocket(opts.raw, {
       isServer: true,
@@ -75,7 +80,7 @@ export function acceptTls(opts: { raw: net.Socket; identity: Identity; expectedI
         maxVersion: 'TLSv1.3',
         secureOptions: constants.SSL_OP_NO_TICKET,
       }),
-      ALPNProtocols: [ALPN],
+      ALPNProtocols: [...protocols],
     });
     const fail = (err: Error) => {
       clearTimeout(timer);
@@ -87,7 +92,7 @@ export function acceptTls(opts: { raw: net.Socket; identity: Identity; expectedI
     socket.once('secure', () => {
       let id: PeerId;
       try {
-        id = verifiedPeerId(socket);
+        id = verifiedPeerId(socket, protocols);
       } catch (err) {
         return fail(new TunnelError('tls', (err as Error).message));
       }
@@ -111,11 +116,25 @@ export async function openTunnel(opts: {
   identity: Identity;
   pairTimeoutMs: number;
   handshakeTimeoutMs: number;
+  /** Client role: the one ALPN offered (default `parley/1`). */
+  alpn?: string;
+  /** Server role: the ALPNs accepted (default only `parley/1`). */
+  protocols?: readonly string[];
 }): Promise<tls.TLSSocket> {
   const raw = await openDataConnection({ ...opts.relay, key: opts.key, timeoutMs: opts.pairTimeoutMs });
-  if (opts.server) return acceptTls({ raw, identity: opts.identity, expectedId: opts.peerId, timeoutMs: opts.handshakeTimeoutMs });
+  if (opts.server) {
+    return acceptTls({ raw, identity: opts.identity, expectedId: opts.peerId, timeoutMs: opts.handshakeTimeoutMs, ...(opts.protocols ? { protocols: opts.protocols } : {}) });
+  }
   try {
-    return await dial({ identity: opts.identity, host: opts.relay.host, port: opts.relay.port, expectedId: opts.peerId, timeoutMs: opts.handshakeTimeoutMs, socket: raw });
+    return await dial({
+      identity: opts.identity,
+      host: opts.relay.host,
+      port: opts.relay.port,
+      expectedId: opts.peerId,
+      timeoutMs: opts.handshakeTimeoutMs,
+      socket: raw,
+      ...(opts.alpn ? { alpn: opts.alpn } : {}),
+    });
   } catch (err) {
     raw.destroy();
     if (err instanceof LinkError) throw new TunnelError(err.code === 'wrong-peer' ? 'wrong-peer' : err.code === 'timeout' ? 'timeout' : 'tls', err.message);
