@@ -23,13 +23,15 @@ const ipc = new Map();
 let protocolHandler = null;
 const windows = [];
 let quitCount = 0;
+let focused = true;
+const notes = [];
 const rec = (name) => (...args) => { calls.push([name, ...args.map((a) => (typeof a === 'function' ? '<fn>' : a))]); };
 class BrowserWindow {
   constructor(opts) { this.opts = opts; this.url = null; this.sent = []; windows.push(this);
     this.webContents = { send: (...a) => this.sent.push(a) }; }
   once() {} on() {}
   loadURL(url) { this.url = url; return Promise.resolve(); }
-  isDestroyed() { return false; } isMinimized() { return false; } isVisible() { return true; } isFocused() { return true; }
+  isDestroyed() { return false; } isMinimized() { return false; } isVisible() { return true; } isFocused() { return focused; }
   show() {} focus() {} hide() {} restore() {}
 }
 const electron = {
@@ -60,7 +62,7 @@ const electron = {
   Tray: class { constructor() { calls.push(['Tray']); } setToolTip() {} setContextMenu() {} on() {} },
   Menu: { buildFromTemplate: (t) => t },
   nativeImage: { createFromPath: (p) => ({ p }) },
-  Notification: class { static isSupported() { return true; } on() {} show() {} },
+  Notification: class { static isSupported() { return true; } constructor(o) { this.o = o; this.h = {}; notes.push(this); } on(ev, cb) { this.h[ev] = cb; } show() { calls.push(['Notification.show', this.o.title, this.o.body]); } },
   shell: { openExternal: async (u) => calls.push(['shell.openExternal', u]) },
 };
 const load = Module._load;
@@ -84,12 +86,27 @@ require(process.env.MAIN_CJS);
   let navPrevented = false;
   contents.handlers['will-navigate']({ preventDefault: () => (navPrevented = true) }, 'javascript:alert(1)');
   const eventsSent = windows[0].sent.length;
+  // A message from Bob while the window is in the background: notified; the click opens it.
+  focused = false;
+  const { pathToFileURL } = require('node:url');
+  const { startNode } = await import(pathToFileURL(process.env.CORE_NODE).href);
+  const { testLogger } = await import(pathToFileURL(process.env.CORE_LOG).href);
+  const bob = await startNode({ dataDir: require('node:fs').mkdtempSync(process.env.FAKE_USER_DATA + '/bob-'), name: 'Bob', port: 0, host: '127.0.0.1', discovery: false, log: testLogger('bob') });
+  await ipc.get('parley:cmd:addPeer')(trusted, { address: '127.0.0.1:' + bob.self.port, id: bob.self.id });
+  const bobConv = await bob.api.call('openConversation', { peerId: self.result.id });
+  await bob.api.call('send', { convId: bobConv.id, text: 'lunch?' });
+  const noteDeadline = Date.now() + 20000;
+  while (notes.length === 0) { if (Date.now() > noteDeadline) throw new Error('no notification'); await new Promise((r) => setTimeout(r, 20)); }
+  notes[0].h.click();
+  const opened_ = windows[0].sent.filter((m) => m[1] === 'open').map((m) => m[2]);
+  const notification = { title: notes[0].o.title, body: notes[0].o.body, convId: bobConv.id, opened: opened_ };
+  await bob.stop();
   electron.app.quit();
   const quitDeadline = Date.now() + 10000;
   while (quitCount < 2) { if (Date.now() > quitDeadline) throw new Error('core did not stop'); await new Promise((r) => setTimeout(r, 20)); }
   process.stdout.write(JSON.stringify({
     beforeReady, calls, channels: [...ipc.keys()], window: { url: windows[0].url, opts: windows[0].opts },
-    self, untrusted, invalid, named, startAtLogin, eventsSent,
+    self, untrusted, invalid, named, startAtLogin, eventsSent, notification,
     page: { status: page.status, csp: page.headers.get('content-security-policy') },
     opened, navPrevented, quitCount,
   }));
@@ -108,6 +125,7 @@ interface Report {
   named: { ok: boolean };
   startAtLogin: { ok: boolean; result: { startAtLogin: boolean } };
   eventsSent: number;
+  notification: { title: string; body: string; convId: string; opened: Array<{ convId: string }> };
   page: { status: number; csp: string };
   opened: { action: string };
   navPrevented: boolean;
@@ -117,7 +135,7 @@ interface Report {
 describe('the Electron main process, as bundled', { skip: existsSync(MAIN) ? false : 'run `npm run build` first' }, () => {
   const userData = mkdtempSync(path.join(os.tmpdir(), 'parley-electron-main-'));
   const run = spawnSync(process.execPath, ['-e', HARNESS], {
-    env: { ...process.env, MAIN_CJS: MAIN, FAKE_USER_DATA: userData, PARLEY_TEST: '1', PARLEY_NO_DISCOVERY: '1', PARLEY_LOG: 'silent' },
+    env: { ...process.env, MAIN_CJS: MAIN, CORE_NODE: path.join(ROOT, 'main/core/node.ts'), CORE_LOG: path.join(ROOT, 'main/core/log.ts'), FAKE_USER_DATA: userData, PARLEY_TEST: '1', PARLEY_NO_DISCOVERY: '1', PARLEY_LOG: 'silent' },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -189,6 +207,13 @@ describe('the Electron main process, as bundled', { skip: existsSync(MAIN) ? fal
     const badges = report().calls.filter((c) => c[0] === 'app.setBadgeCount').map((c) => c[1]);
     assert.ok(badges.length > 0, 'badge set');
     assert.ok(badges.every((n) => n === 0), `badges: ${badges.join(',')}`);
+  });
+
+  it('notifies a message that arrives while the window is in the background, and the click opens that conversation', () => {
+    const n = report().notification;
+    assert.equal(n.title, 'Bob');
+    assert.equal(n.body, 'lunch?');
+    assert.deepEqual(n.opened, [{ convId: n.convId }]);
   });
 
   it('stops the core before quitting', () => {
