@@ -200,6 +200,12 @@ describe('rows of the message list', () => {
     assert.deepEqual(rows.map((r) => r.groupStart), [true, true, false, true]);
   });
 
+  it('starts a new group after a membership line in a group, so the author is named again', () => {
+    const t0 = new Date(2026, 0, 1, 12).getTime();
+    const rows = buildRows([msg('1', 1, { ts: t0, text: '', change: { kind: 'created', name: 'Team', members: [A] } }), msg('2', 2, { ts: t0 + 1000 }), msg('3', 3, { ts: t0 + 2000 })], null);
+    assert.deepEqual(rows.map((r) => r.groupStart), [true, true, false]);
+  });
+
   it('builds 100,000 rows quickly', () => {
     const many = Array.from({ length: 100_000 }, (_, i) => msg(String(i), i + 1, { ts: Date.UTC(2026, 0, 1) + i * 25_000 }));
     const t = performance.now();

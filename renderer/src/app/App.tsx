@@ -3,6 +3,9 @@ import type { PeerId } from '../../../main/contract/contract.ts';
 import { ConversationView } from '../features/conversation/ConversationView.tsx';
 import { DiagnosticsDialog } from '../features/diagnostics/DiagnosticsDialog.tsx';
 import { FirstRun } from '../features/first-run/FirstRun.tsx';
+import { GroupList } from '../features/groups/GroupList.tsx';
+import { GroupView } from '../features/groups/GroupView.tsx';
+import { NewGroupDialog } from '../features/groups/NewGroupDialog.tsx';
 import { AddPeerDialog } from '../features/people/AddPeerDialog.tsx';
 import { PeerDetailsDialog } from '../features/people/PeerDetailsDialog.tsx';
 import { PeopleList } from '../features/people/PeopleList.tsx';
@@ -15,7 +18,7 @@ import { cleanPeer } from './labels.ts';
 import { loadPrefs, savePrefs, type Prefs } from './prefs.ts';
 import type { AppStore } from './store.ts';
 
-type Modal = 'settings' | 'add' | 'search' | 'details' | 'verify' | 'diagnostics' | null;
+type Modal = 'settings' | 'add' | 'newGroup' | 'search' | 'details' | 'verify' | 'diagnostics' | null;
 
 function useSystemDark(): boolean {
   const query = useMemo(() => window.matchMedia('(prefers-color-scheme: dark)'), []);
@@ -72,10 +75,16 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
   const [modal, setModal] = useState<Modal>(null);
   const [filter, setFilter] = useState('');
   const filterRef = useRef<HTMLInputElement>(null);
-  const peer = store.selectedPeerId ? store.peers.get(store.selectedPeerId) : undefined;
+  const peer = store.selectedPeerId && !store.selectedGroupId ? store.peers.get(store.selectedPeerId) : undefined;
   const conv = store.selectedConv();
+  const groupConv = store.selectedGroupId && conv?.info.kind === 'group' ? conv : undefined;
 
   const select = useCallback((id: PeerId) => void store.select(id).catch((err: Error) => store.notify(err.message)), [store]);
+  const selectGroup = useCallback((convId: string) => void store.selectGroup(convId).catch((err: Error) => store.notify(err.message)), [store]);
+  // The store raises group warnings; the sentence is in the language on screen.
+  useEffect(() => {
+    store.warningText = (name) => t('groups.warning', { name });
+  }, [store, t]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -141,8 +150,12 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
           <button type="button" className="add-button" onClick={() => setModal('add')} aria-label={t('people.add')} title={t('people.add')}>
             <Icon name="plus" />
           </button>
+          <button type="button" className="add-button" onClick={() => setModal('newGroup')} aria-label={t('groups.new')} title={t('groups.new')} data-testid="new-group">
+            <Icon name="group" />
+          </button>
         </div>
         <nav aria-label={t('people.title')} className="people-nav">
+          <GroupList store={store} version={version} filter={filter} onSelect={selectGroup} />
           <PeopleList store={store} version={version} filter={filter} onSelect={select} />
         </nav>
       </aside>
@@ -152,7 +165,9 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
             {store.connection === 'refused' ? t('app.refused') : t('app.disconnected')}
           </p>
         ) : null}
-        {peer ? (
+        {groupConv ? (
+          <GroupView key={groupConv.info.id} store={store} conv={groupConv} version={version} />
+        ) : peer ? (
           <ConversationView store={store} peer={peer} conv={conv} version={version} onDetails={() => setModal('details')} onVerify={() => setModal('verify')} />
         ) : (
           <div className="empty-state">
@@ -174,6 +189,16 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
             select(p.id);
           }}
         />
+      ) : modal === 'newGroup' ? (
+        <NewGroupDialog
+          store={store}
+          onClose={() => setModal(null)}
+          onCreated={(c) => {
+            setModal(null);
+            store.upsertConv(c);
+            selectGroup(c.id);
+          }}
+        />
       ) : modal === 'search' ? (
         <SearchDialog store={store} onClose={() => setModal(null)} />
       ) : (modal === 'details' || modal === 'verify') && peer ? (
@@ -184,7 +209,7 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
       <div className="notices" aria-live="assertive">
         {store.notices.map((n) => (
           <div key={n.id} className="notice" role="alert">
-            <span>{t('error.generic', { message: n.text })}</span>
+            <span>{n.kind === 'warning' ? n.text : t('error.generic', { message: n.text })}</span>
             <button type="button" className="link-button" onClick={() => store.dismiss(n.id)}>
               {t('error.dismiss')}
             </button>

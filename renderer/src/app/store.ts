@@ -5,6 +5,7 @@ import {
   LIMITS,
   type ConversationInfo,
   type DirectConversationInfo,
+  type GroupConversationInfo,
   type MessageInfo,
   type PeerId,
   type PeerInfo,
@@ -19,8 +20,7 @@ import { appendPage, compareMessages, fitsWindow, prependPage, upsertMessage } f
 import { loadDrafts, saveDrafts } from './prefs.ts';
 
 export interface ConvView {
-  /** Groups are not shown by this renderer yet: only direct conversations become views. */
-  info: DirectConversationInfo;
+  info: ConversationInfo;
   /** Oldest first; null until the conversation was opened. */
   messages: MessageInfo[] | null;
   hasOlder: boolean;
@@ -38,13 +38,17 @@ export interface ConvView {
 
 const isDirect = (c: ConversationInfo): c is DirectConversationInfo => c.kind === 'direct';
 
-function convView(info: DirectConversationInfo): ConvView {
+export const isGroup = (c: ConversationInfo): c is GroupConversationInfo => c.kind === 'group';
+
+function convView(info: ConversationInfo): ConvView {
   return { info, messages: null, hasOlder: true, loadingOlder: false, hasNewer: false, loadingNewer: false, window: 0, followAppends: true, firstUnreadId: null };
 }
 
 export interface Notice {
   id: number;
   text: string;
+  /** An error is shown as "Something went wrong: …"; a warning is already a sentence. */
+  kind?: 'error' | 'warning';
 }
 
 export interface FocusTarget {
@@ -75,6 +79,8 @@ export class AppStore {
   readonly peers = new Map<PeerId, PeerInfo>();
   readonly convs = new Map<string, ConvView>();
   selectedPeerId: PeerId | null = null;
+  /** The open group conversation; a direct one is selected by its peer (selectedPeerId). */
+  selectedGroupId: string | null = null;
   /** Set by the message list: new incoming messages count as read only when this is true. */
   atBottom = true;
   focus: FocusTarget | null = null;
@@ -134,6 +140,22 @@ export class AppStore {
     this.transport.on('open', ({ convId }) => {
       const conv = this.convs.get(convId);
       if (conv && conv.info.kind === 'direct') void this.select(conv.info.peerId);
+      else if (conv) void this.selectGroup(conv.info.id);
+    });
+    this.transport.on('conversation', (c) => this.upsertConv(c));
+    this.transport.on('messagesHidden', ({ convId, ids }) => {
+      const conv = this.convs.get(convId);
+      if (!conv) return;
+      const gone = new Set(ids);
+      if (conv.messages) conv.messages = conv.messages.filter((m) => !gone.has(m.id));
+      if (conv.info.lastMessage && gone.has(conv.info.lastMessage.id)) {
+        conv.info = { ...conv.info, lastMessage: conv.messages?.[conv.messages.length - 1] ?? null };
+      }
+      this.changed();
+    });
+    this.transport.on('groupWarning', (w) => {
+      const from = w.from ? (this.peers.get(w.from)?.name ?? w.from.slice(0, 7)) : '?';
+      this.warn(from);
     });
     this.transport.on('self', (s) => {
       this.self = cleanSelf(s);
@@ -182,7 +204,7 @@ export class AppStore {
     // Events were missed while disconnected, a "stopped typing" among them perhaps.
     this.typing.clear();
     for (const p of peers) this.peers.set(p.id, cleanPeer(p));
-    for (const c of convs.filter(isDirect)) {
+    for (const c of convs) {
       const existing = this.convs.get(c.id);
       if (existing) existing.info = c;
       else this.convs.set(c.id, convView(c));
@@ -216,9 +238,34 @@ export class AppStore {
     }
   }
 
-  notify(text: string): void {
+  /** Set by the UI: turns a group warning's sender name into a sentence in the current language. */
+  warningText: (from: string) => string = (from) => from;
+
+  private warn(from: string): void {
+    this.notify(this.warningText(from), 'warning');
+  }
+
+  /** A group conversation appeared or changed (name, members, membership). */
+  upsertConv(c: ConversationInfo): void {
+    const existing = this.convs.get(c.id);
+    // The summary's unread count and last message are the core's; keep what events added since.
+    if (existing) existing.info = { ...c, lastMessage: c.lastMessage ?? existing.info.lastMessage };
+    else this.convs.set(c.id, convView(c));
+    this.changed();
+  }
+
+  groupConvs(): ConvView[] {
+    return [...this.convs.values()].filter((c) => c.info.kind === 'group');
+  }
+
+  /** Whether this conversation is the one on screen. */
+  isOpen(conv: ConvView): boolean {
+    return conv.info.kind === 'group' ? this.selectedGroupId === conv.info.id : this.selectedGroupId === null && conv.info.peerId === this.selectedPeerId;
+  }
+
+  notify(text: string, kind: 'error' | 'warning' = 'error'): void {
     const id = this.nextNotice++;
-    this.notices = [...this.notices, { id, text }].slice(-3);
+    this.notices = [...this.notices, { id, text, kind }].slice(-3);
     this.changed();
     setTimeout(() => this.dismiss(id), 8000);
   }
@@ -229,16 +276,27 @@ export class AppStore {
   }
 
   convForPeer(peerId: PeerId): ConvView | undefined {
-    for (const c of this.convs.values()) if (c.info.peerId === peerId) return c;
+    for (const c of this.convs.values()) if (c.info.kind === 'direct' && c.info.peerId === peerId) return c;
     return undefined;
   }
 
   selectedConv(): ConvView | undefined {
+    if (this.selectedGroupId) return this.convs.get(this.selectedGroupId);
     return this.selectedPeerId ? this.convForPeer(this.selectedPeerId) : undefined;
   }
 
+  async selectGroup(convId: string): Promise<void> {
+    const conv = this.convs.get(convId);
+    if (!conv) return;
+    if (this.selectedGroupId === convId && conv.messages) return;
+    this.selectedGroupId = convId;
+    this.selectedPeerId = null;
+    await this.opened(conv);
+  }
+
   async select(peerId: PeerId): Promise<void> {
-    if (this.selectedPeerId === peerId && this.selectedConv()?.messages) return;
+    if (this.selectedGroupId === null && this.selectedPeerId === peerId && this.selectedConv()?.messages) return;
+    this.selectedGroupId = null;
     this.selectedPeerId = peerId;
     this.atBottom = true;
     // A search jump belongs to the visit it was made in.
@@ -251,6 +309,13 @@ export class AppStore {
       conv = this.convs.get(info.id) ?? convView(info);
       this.convs.set(info.id, conv);
     }
+    await this.opened(conv);
+  }
+
+  private async opened(conv: ConvView): Promise<void> {
+    this.atBottom = true;
+    this.focus = null;
+    this.changed();
     this.arrivedBelow.delete(conv.info.id);
     // Coming back to a conversation left mid-history (at a search hit) opens it at its end.
     if (conv.hasNewer) conv.messages = null;
@@ -366,7 +431,7 @@ export class AppStore {
    */
   async markRead(conv: ConvView | undefined = this.selectedConv()): Promise<void> {
     if (!conv?.messages || conv.hasNewer || !this.atBottom || !isVisible()) return;
-    if (conv.info.peerId !== this.selectedPeerId || conv.info.unread === 0) return;
+    if (!this.isOpen(conv) || conv.info.unread === 0) return;
     if (this.markingRead) {
       this.markAgain = true;
       return;
@@ -403,13 +468,10 @@ export class AppStore {
 
   private onMessage(m: MessageInfo): void {
     const conv = this.convs.get(m.convId);
-    // Group conversations are not shown by this renderer yet; without this, every group
-    // message would refetch the conversation list looking for one.
-    if (!conv && m.convId.startsWith('g:')) return;
     if (!conv) {
       // A conversation started by the other side: fetch its summary.
       void this.transport.call('listConversations', {}).then((all) => {
-        for (const c of all) if (isDirect(c) && !this.convs.has(c.id)) this.convs.set(c.id, convView(c));
+        for (const c of all) if (!this.convs.has(c.id)) this.convs.set(c.id, convView(c));
         this.changed();
       });
       return;
@@ -420,7 +482,7 @@ export class AppStore {
     if (isNewest) info = { ...info, lastMessage: m };
     // Events for received messages fire once, when stored; so each one is new and unread
     // until markRead says otherwise (the core counts it the same way).
-    const open = conv.info.peerId === this.selectedPeerId && conv.messages !== null;
+    const open = this.isOpen(conv) && conv.messages !== null;
     if (!m.mine) {
       info = { ...info, unread: info.unread + 1 };
       if (open && !this.atBottom) this.arrivedBelow.set(conv.info.id, (this.arrivedBelow.get(conv.info.id) ?? 0) + 1);
@@ -494,7 +556,7 @@ export class AppStore {
         return;
       }
       const at = page.findIndex((x) => x.id === m.id);
-      if (at < 0) return this.select(conv.info.peerId);
+      if (at < 0) return conv.info.kind === 'group' ? this.selectGroup(conv.info.id) : this.select(conv.info.peerId);
       conv.messages = page;
       conv.hasOlder = at >= AROUND_HALF;
       conv.hasNewer = page.length - at - 1 >= PAGE - AROUND_HALF - 1;
@@ -503,6 +565,7 @@ export class AppStore {
       conv.firstUnreadId = conv.hasNewer ? null : firstUnread(page, conv.info.unread);
     }
     this.selectedPeerId = conv.info.peerId;
+    this.selectedGroupId = conv.info.kind === 'group' ? conv.info.id : null;
     this.atBottom = false;
     this.arrivedBelow.delete(conv.info.id);
     this.focus = { convId: conv.info.id, messageId: m.id, nonce: ++this.nonce };

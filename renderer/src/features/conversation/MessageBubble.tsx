@@ -49,6 +49,8 @@ export const MessageBubble = memo(function MessageBubble(props: {
   highlighted: boolean;
   /** The newest of my messages spells its state out ("Read"), the others show an icon. */
   latestMine: boolean;
+  /** In a group, above the first bubble of someone else's run (peer-supplied: text only). */
+  author?: string;
   timeFormat: Intl.DateTimeFormat;
   fullFormat: Intl.DateTimeFormat;
   onRetry: (id: string) => void;
@@ -64,6 +66,11 @@ export const MessageBubble = memo(function MessageBubble(props: {
       data-message-id={m.id}
       data-state={state?.key}
     >
+      {props.author !== undefined ? (
+        <bdi className="msg-author" data-testid="msg-author">
+          {props.author}
+        </bdi>
+      ) : null}
       <div className={`bubble${m.state === 'canceled' ? ' canceled' : ''}`} tabIndex={-1}>
         <p className="msg-text" dir="auto">
           <MessageText text={m.text} />
@@ -93,3 +100,38 @@ export const MessageBubble = memo(function MessageBubble(props: {
     </div>
   );
 });
+
+/** A membership change in a group, as a centred line: "Alice added Bob". */
+export function ChangeLine(props: { m: MessageInfo; nameOf: (id: string) => string; selfId: string | undefined }) {
+  const { t } = useI18n();
+  const { m, nameOf } = props;
+  const c = m.change!;
+  const author = m.mine ? t('conv.you') : nameOf(m.author);
+  // "Alice removed you": as the object of a sentence, not "You".
+  const list = (ids: string[]) => ids.map((id) => (id === props.selfId ? t('groups.me') : nameOf(id))).join(', ');
+  let text: string;
+  switch (c.kind) {
+    case 'created':
+      text = t('change.created', { author, name: c.name });
+      break;
+    case 'renamed':
+      text = t('change.renamed', { author, name: c.name });
+      break;
+    case 'added':
+      text = t('change.added', { author, members: list(c.members) });
+      break;
+    case 'removed':
+      text = t('change.removed', { author, members: list(c.members) });
+      break;
+    case 'left':
+      text = t('change.left', { author });
+      break;
+    default:
+      text = t('change.unsupported', { kind: c.wireKind });
+  }
+  return (
+    <div className="change-line" role="note" data-message-id={m.id} data-change={c.kind} data-testid="change-line">
+      <bdi>{text}</bdi>
+    </div>
+  );
+}

@@ -9,14 +9,22 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { AppStore, ConvView } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
-import { MessageBubble } from './MessageBubble.tsx';
+import { ChangeLine, MessageBubble } from './MessageBubble.tsx';
 import { buildRows, type Row } from './rows.ts';
 
 const LOAD_OLDER_WITHIN_PX = 800;
 const LOAD_NEWER_WITHIN_PX = 800;
 const AT_BOTTOM_PX = 48;
 
-export function MessageList(props: { store: AppStore; conv: ConvView; peerName: string; version: number }) {
+export function MessageList(props: {
+  store: AppStore;
+  conv: ConvView;
+  peerName: string;
+  version: number;
+  /** In a group: names authors above their bubbles and spells out membership lines. */
+  nameOf?: (id: string) => string;
+  label?: string;
+}) {
   const { t, lang } = useI18n();
   const { store, conv } = props;
   const messages = conv.messages ?? [];
@@ -160,7 +168,7 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
         className="message-list"
         onScroll={onScroll}
         role="log"
-        aria-label={t('conv.messages', { name: props.peerName })}
+        aria-label={props.label ?? t('conv.messages', { name: props.peerName })}
         aria-busy={conv.loadingOlder}
         tabIndex={0}
         data-testid="message-list"
@@ -186,8 +194,12 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
                     <span>{t('conv.newMessages')}</span>
                   </div>
                 ) : null}
+                {row.m.change && props.nameOf ? (
+                  <ChangeLine m={row.m} nameOf={props.nameOf} selfId={store.self?.id} />
+                ) : (
                 <MessageBubble
                   m={row.m}
+                  author={props.nameOf && !row.m.mine && row.groupStart ? props.nameOf(row.m.author) : undefined}
                   groupStart={row.groupStart}
                   highlighted={highlight === row.m.id}
                   latestMine={latestMine === row.m.id}
@@ -196,6 +208,7 @@ export function MessageList(props: { store: AppStore; conv: ConvView; peerName: 
                   onRetry={onRetry}
                   onCancel={onCancel}
                 />
+                )}
               </div>
             );
           })}

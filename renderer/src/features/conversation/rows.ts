@@ -36,7 +36,8 @@ export function buildRows(messages: MessageInfo[], firstUnreadId: string | null)
       dayEnd = d.getTime();
     }
     const unreadBefore = m.id === firstUnreadId;
-    const groupStart = day !== null || unreadBefore || !prev || prev.author !== m.author || m.ts - prev.ts > GROUP_GAP_MS || m.ts < prev.ts;
+    // A membership line between two messages breaks the run: the author is named again.
+    const groupStart = day !== null || unreadBefore || !prev || prev.author !== m.author || !!prev.change || m.ts - prev.ts > GROUP_GAP_MS || m.ts < prev.ts;
     rows[i] = { key: m.id, m, day, unreadBefore, groupStart };
     prev = m;
   }

@@ -76,7 +76,8 @@ export function SearchDialog(props: { store: AppStore; onClose: () => void }) {
   };
   const convName = (hit: SearchHit) => {
     const conv = store.convs.get(hit.message.convId);
-    return conv ? (store.peers.get(conv.info.peerId)?.name ?? conv.info.title) : '';
+    if (!conv) return '';
+    return conv.info.kind === 'group' ? conv.info.group.name : (store.peers.get(conv.info.peerId)?.name ?? conv.info.title);
   };
 
   return (

@@ -278,6 +278,7 @@ function NotificationsSection(props: { store: AppStore; settings: Settings }) {
   const titleOf = (convId: string) => {
     const conv = store.convs.get(convId);
     if (!conv) return convId.slice(0, 12);
+    if (conv.info.kind === 'group') return conv.info.group.name;
     return store.peers.get(conv.info.peerId)?.name || conv.info.title;
   };
   return (
