@@ -2,7 +2,7 @@
 // whole file) holding one chunk in memory; chunks are then read by index, in any order, as the
 // receiver asks for them (resuming asks only for the missing ones).
 import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fromFsError, TransferError } from './errors.ts';
@@ -56,15 +56,8 @@ export class FileSource {
 
   /** Opens `file` and hashes it. The handle stays open for readChunk() until close(). */
   static async open(file: string, opts: SourceOptions = {}): Promise<FileSource> {
-    let fh: FileHandle;
+    const { fh, st: before } = await openRegularFile(file);
     try {
-      fh = await fsp.open(file, 'r');
-    } catch (err) {
-      throw fromFsError(err, 'opening the file to send');
-    }
-    try {
-      const before = await fh.stat();
-      if (!before.isFile()) throw new TransferError('not-a-file', 'only regular files can be sent');
       const size = before.size;
       if (size > FILE_LIMITS.maxFileBytes) {
         throw new TransferError('too-large', `files of more than ${FILE_LIMITS.maxFileBytes} bytes cannot be sent`);
@@ -115,15 +108,8 @@ export class FileSource {
    * the manifest was made; a file that no longer has it fails here.
    */
   static async reopen(file: string, manifest: FileManifest, stamp?: SourceStamp): Promise<FileSource> {
-    let fh: FileHandle;
+    const { fh, st } = await openRegularFile(file);
     try {
-      fh = await fsp.open(file, 'r');
-    } catch (err) {
-      throw fromFsError(err, 'opening the file to send');
-    }
-    try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw new TransferError('not-a-file', 'only regular files can be sent');
       if (st.size !== manifest.size) throw changed();
       if (stamp && (st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs)) throw changed();
       return new FileSource(file, fh, manifest, stamp ?? { size: st.size, mtimeMs: st.mtimeMs });
@@ -169,6 +155,24 @@ export class FileSource {
     const fh = this.#fh;
     this.#fh = null;
     await fh?.close();
+  }
+}
+
+/** Opens a file to send and stats it; anything but a regular file is refused, and closed. */
+async function openRegularFile(file: string): Promise<{ fh: FileHandle; st: Stats }> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    throw fromFsError(err, 'opening the file to send');
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new TransferError('not-a-file', 'only regular files can be sent');
+    return { fh, st };
+  } catch (err) {
+    await fh.close();
+    throw fromFsError(err, 'opening the file to send');
   }
 }
 
