@@ -98,6 +98,15 @@ export class GroupService {
 
   // ---- queries -------------------------------------------------------------------------------
 
+  /** A group I am in has this peer as a member too: we have something to sync, so a link (or relay tunnel) is wanted. */
+  sharesGroupWith(peerId: PeerId): boolean {
+    for (const replica of this.replicas.values()) {
+      const members = replica.state().members;
+      if (members.has(this.identity.id) && members.has(peerId)) return true;
+    }
+    return false;
+  }
+
   isGroupConversation(convId: string): boolean {
     return this.byConv(convId) !== undefined;
   }

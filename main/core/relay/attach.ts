@@ -3,9 +3,10 @@
 // and messages for peers who are offline go to the relay's mailbox.
 //
 // When a tunnel is wanted: the peer is in the relay's directory (online), we have no live link
-// to it, and we have something to say (outbox entries) or a conversation with it. Invitations
-// from the relay are accepted from any member unless a direct link is already up. Direct
-// dialing continues underneath (LinkManager), and a direct link replaces the relayed one.
+// to it, and we have something to say (outbox entries), a conversation with it, or a group in
+// common. Invitations from the relay are accepted from any member unless a direct link is
+// already up. Direct dialing continues underneath (LinkManager), and a direct link replaces
+// the relayed one.
 import { EventEmitter } from 'node:events';
 import type { PeerId } from '../../contract/contract.ts';
 import { formatAddress } from '../links/address.ts';
@@ -102,13 +103,17 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
       if (m.mine && m.state === 'pending') this.scheduleCheck();
     };
     const onSelf = () => this.client.updateProfile();
+    // A group created, joined or grown may bring members only the relay reaches.
+    const onConversation = () => this.scheduleCheck();
     node.links.on('down', onDown);
     node.events.on('message', onMessage);
     node.events.on('self', onSelf);
+    node.events.on('conversation', onConversation);
     this.detach.push(
       () => node.links.off('down', onDown),
       () => node.events.off('message', onMessage),
       () => node.events.off('self', onSelf),
+      () => node.events.off('conversation', onConversation),
     );
     this.timer = setInterval(() => this.check(), opts.checkEveryMs ?? 5000);
     this.timer.unref();
@@ -165,7 +170,12 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
     if (link && !link.closed) return false;
     if (!this.client.member(peerId)) return false;
     const store = this.node.store;
-    return store.outboxCount(peerId) > 0 || store.getConversation(store.directConversationId(this.node.identity.id, peerId)) !== undefined;
+    return (
+      store.outboxCount(peerId) > 0 ||
+      store.getConversation(store.directConversationId(this.node.identity.id, peerId)) !== undefined ||
+      // A fellow group member reachable only here: without a tunnel, nothing of the group flows between us.
+      this.node.groups.sharesGroupWith(peerId)
+    );
   }
 
   private state(peerId: PeerId): TunnelState {
