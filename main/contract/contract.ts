@@ -19,6 +19,12 @@ export const LIMITS = {
   messageText: 16_000,
   searchQuery: 256,
   historyPage: 500,
+  /** @-mentions in one message. */
+  mentions: 32,
+  /** Code points of a quoted message shown with a reply. */
+  replyExcerpt: 140,
+  /** A sender-made preview of an image or video. */
+  thumbnailBytes: 48 * 1024,
 } as const;
 
 /**
@@ -168,6 +174,98 @@ export interface MessageInfo {
   overdue: boolean;
   /** In a group: set on membership lines (and later kinds), whose `text` is empty. */
   change?: GroupChange;
+  // ---- richer messages (issue 6). Absent = none; the renderer treats every one as optional.
+  /** The message this one answers, as this node holds it (null fields: not held here). */
+  replyTo?: ReplyRef;
+  /** People named with @ in a group message (peer IDs, at most LIMITS.mentions). */
+  mentions?: PeerId[];
+  /** I am among `mentions`: the shell notifies even for a muted group. */
+  mentionsMe?: boolean;
+  /** The author's wall clock of the latest edit; `text` is then the edited text. */
+  editedAt?: number;
+  /** The author deleted it: `text` is '' and the attachment gone; the line stays as "deleted". */
+  deleted?: boolean;
+  /** Reactions, grouped by emoji, in order of first use. */
+  reactions?: Reaction[];
+  /** Sent as an office-wide broadcast (recipients show the mark). */
+  broadcast?: boolean;
+  /** A file, image, audio or video sent with this message (text may then be empty). */
+  attachment?: AttachmentInfo;
+}
+
+export interface ReplyRef {
+  id: string;
+  /** Null when the quoted message is not in this node's history. */
+  author: PeerId | null;
+  /** The start of its text (at most LIMITS.replyExcerpt code points), or the attachment's name. */
+  excerpt: string;
+  deleted?: boolean;
+}
+
+export interface Reaction {
+  emoji: string;
+  by: PeerId[];
+  mine: boolean;
+}
+
+export type AttachmentKind = 'file' | 'image' | 'audio' | 'video' | 'voice';
+
+export type TransferStateName =
+  /** Receiver: waiting for me to accept or decline. Sender: waiting for the peer. */
+  | 'offered'
+  /** Accepted, waiting for a stream (peer offline, backing off). */
+  | 'waiting'
+  | 'running'
+  | 'done'
+  | 'declined'
+  | 'canceled'
+  | 'failed';
+
+export interface TransferView {
+  state: TransferStateName;
+  direction: 'send' | 'receive';
+  bytesDone: number;
+  bytesTotal: number;
+  /** Over the last seconds; 0 when not running. */
+  bytesPerSec: number;
+  /** Null when unknown (not running, or no rate yet). */
+  etaMs: number | null;
+  /** Why it failed, was canceled or declined (a TransferFailureCode, or 'declined'). */
+  reason?: string;
+  /** The failure can be retried (disk full freed, peer back, ...). */
+  resumable?: boolean;
+  /** In a group, a sender's view sums per-recipient transfers: how many finished. */
+  recipients?: { done: number; total: number };
+}
+
+export interface AttachmentInfo {
+  transferId: string;
+  /** As the sender named it: display only, the name on disk may differ (safe-name.ts). */
+  name: string;
+  size: number;
+  /** As the sender declared it; the core serves only an allow-listed set inline. */
+  mime: string;
+  kind: AttachmentKind;
+  /** A small preview made by the sender (JPEG, PNG or WebP, at most LIMITS.thumbnailBytes), base64. */
+  thumbnail?: string;
+  width?: number;
+  height?: number;
+  durationMs?: number;
+  transfer: TransferView;
+  /**
+   * Path the UI fetches the bytes from (same origin: '/media/<messageId>' in web mode and in
+   * the desktop shell's custom protocol), once the bytes are here: sender's own file or a
+   * received one that is done. Null otherwise.
+   */
+  url: string | null;
+}
+
+/** A broadcast I sent: one direct message per recipient, each with its own delivery state. */
+export interface BroadcastInfo {
+  id: string;
+  text: string;
+  ts: number;
+  recipients: Array<{ peerId: PeerId; name: string; messageId: string; state: MessageState }>;
 }
 
 export interface SearchHit {
@@ -196,6 +294,11 @@ export interface Settings {
   downloadFolder: string | null;
   /** Applied by the desktop shell (login item); other hosts ignore it. */
   startAtLogin: boolean;
+  /**
+   * Files offered to me are accepted without asking when at most this size: `peers` per
+   * contact (peer ID → bytes), else `defaultMaxBytes`. 0 = always ask.
+   */
+  autoAccept: { defaultMaxBytes: number; peers: Record<PeerId, number> };
   /** Fields whose value this run comes from a command-line flag (--auto-away, --relay, --interfaces) until changed here. */
   overridden: Array<'autoAwayMs' | 'relays' | 'interfaces'>;
 }
@@ -207,6 +310,8 @@ export const SETTINGS_LIMITS = {
   interfaces: 64,
   mutedConversations: 1000,
   path: 4096,
+  autoAcceptMaxBytes: 64 * 1024 ** 3,
+  autoAcceptPeers: 1000,
 } as const;
 
 const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
@@ -242,6 +347,14 @@ export const SettingsUpdateSchema = z
       .max(SETTINGS_LIMITS.interfaces),
     downloadFolder: z.string().min(1).max(SETTINGS_LIMITS.path).refine(noControl, 'contains control characters').nullable(),
     startAtLogin: z.boolean(),
+    autoAccept: z
+      .object({
+        defaultMaxBytes: z.number().int().min(0).max(SETTINGS_LIMITS.autoAcceptMaxBytes),
+        /** Replaces the whole per-contact table. */
+        peers: z.record(PeerIdSchema, z.number().int().min(0).max(SETTINGS_LIMITS.autoAcceptMaxBytes)).refine((r) => Object.keys(r).length <= SETTINGS_LIMITS.autoAcceptPeers, 'too many contacts'),
+      })
+      .partial()
+      .strict(),
   })
   .partial()
   .strict();
@@ -250,7 +363,14 @@ export type SettingsUpdate = z.input<typeof SettingsUpdateSchema>;
 // ---- commands --------------------------------------------------------------------------
 
 const convRef = z.object({ convId: z.string().min(1).max(200) });
-const messageRef = z.object({ messageId: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/) });
+const ulidArg = z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+const messageRef = z.object({ messageId: ulidArg });
+/** One emoji (or a short sequence such as a flag or a skin-tone variant): 1..16 code points, no text. */
+const emojiArg = z
+  .string()
+  .min(1)
+  .max(32)
+  .refine((s) => /^\p{Extended_Pictographic}|^[\u{1F1E6}-\u{1F1FF}]/u.test(s) && !/[\p{L}\p{N}\s]/u.test(s.replace(/[#*0-9]\uFE0F?\u20E3/gu, '')), 'not an emoji');
 
 export const commands = {
   getSelf: { args: z.object({}), result: z.custom<SelfInfo>() },
@@ -277,9 +397,56 @@ export const commands = {
   /** Open (or create) the direct conversation with a peer. */
   openConversation: { args: z.object({ peerId: PeerIdSchema }), result: z.custom<ConversationInfo>() },
   send: {
-    args: z.object({ convId: z.string().min(1).max(200), text: userText(LIMITS.messageText, 1) }),
+    args: z.object({
+      convId: z.string().min(1).max(200),
+      text: userText(LIMITS.messageText, 1),
+      /** Quote this message (same conversation). */
+      replyTo: ulidArg.optional(),
+      /** Group members named with @ (ignored in a direct conversation). */
+      mentions: z.array(PeerIdSchema).max(LIMITS.mentions).optional(),
+    }),
     result: z.custom<MessageInfo>(),
   },
+  /** Replace the text of one of my messages; everyone's copy updates, the line shows "edited". */
+  editMessage: { args: messageRef.extend({ text: userText(LIMITS.messageText, 1) }).strict(), result: z.custom<MessageInfo>() },
+  /** Delete one of my messages for everyone; the line stays as "deleted". */
+  deleteMessage: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
+  /** Add (on) or remove my reaction to any message I can see. */
+  react: { args: messageRef.extend({ emoji: emojiArg, on: z.boolean() }).strict(), result: z.custom<MessageInfo>() },
+  /** One announcement to every peer visible now, as a direct message to each, marked broadcast. */
+  broadcast: { args: z.object({ text: userText(LIMITS.messageText, 1) }).strict(), result: z.custom<BroadcastInfo>() },
+  /** My broadcasts, newest first, with per-recipient delivery state. */
+  listBroadcasts: { args: z.object({ limit: z.number().int().min(1).max(200).default(50) }), result: z.custom<BroadcastInfo[]>() },
+  /**
+   * Offer a file in a conversation. `upload` names bytes the UI posted to '/upload' (every
+   * host serves it: web mode over HTTP, the desktop shell on its custom protocol).
+   */
+  sendFile: {
+    args: z
+      .object({
+        convId: z.string().min(1).max(200),
+        upload: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+        kind: z.enum(['file', 'image', 'audio', 'video', 'voice']).default('file'),
+        /** base64 of a JPEG/PNG/WebP preview the UI made (checked by the core). */
+        thumbnail: z.string().max(Math.ceil((LIMITS.thumbnailBytes * 4) / 3) + 4).optional(),
+        width: z.number().int().min(1).max(100_000).optional(),
+        height: z.number().int().min(1).max(100_000).optional(),
+        durationMs: z.number().int().min(0).max(24 * 3600 * 1000).optional(),
+        text: userText(LIMITS.messageText).optional(),
+        replyTo: ulidArg.optional(),
+      })
+      .strict(),
+    result: z.custom<MessageInfo>(),
+  },
+  /** Accept a file offered to me; it goes to the download folder. */
+  acceptFile: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
+  declineFile: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
+  /** Either side stops a transfer for good (the receiver's partial file is removed). */
+  cancelTransfer: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
+  /** Try a failed, resumable transfer again now. */
+  retryTransfer: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
+  /** Desktop only: show a received file in the system's file manager (never opens it). */
+  showInFolder: { args: messageRef.strict(), result: z.custom<{ ok: true }>() },
   retry: { args: messageRef, result: z.custom<MessageInfo>() },
   cancel: { args: messageRef, result: z.custom<MessageInfo>() },
   history: {
@@ -370,8 +537,13 @@ export const commandNames = Object.keys(commands) as CommandName[];
 // ---- events ----------------------------------------------------------------------------
 
 export interface Events {
-  /** A message was stored (sent by me or received) or changed state. */
+  /** A message was stored (sent by me or received), or my message's delivery state changed. */
   message: MessageInfo;
+  /**
+   * A message stored earlier changed: edited, deleted, reacted to, or its attachment's
+   * transfer moved. Never a new message: not unread, never notified.
+   */
+  messageChanged: MessageInfo;
   /** A peer appeared, changed presence/name, or its link went up or down. */
   peer: PeerInfo;
   /** My own profile changed. */
@@ -392,9 +564,16 @@ export interface Events {
   messagesHidden: { convId: string; ids: string[] };
   /** The host asks the UI to show a conversation (a notification was clicked). Never emitted by the core. */
   open: { convId: string };
+  /**
+   * A transfer moved (at most a few times a second per transfer while running). Changes of
+   * state also come as a `message` event with the whole MessageInfo.
+   */
+  transfer: { messageId: string; convId: string; transfer: TransferView };
+  /** A broadcast I sent changed (a recipient's delivery state). */
+  broadcast: BroadcastInfo;
 }
 export type EventName = keyof Events;
-export const eventNames: EventName[] = ['message', 'peer', 'self', 'read', 'typing', 'relay', 'settings', 'conversation', 'groupWarning', 'messagesHidden', 'open'];
+export const eventNames: EventName[] = ['message', 'messageChanged', 'peer', 'self', 'read', 'typing', 'relay', 'settings', 'conversation', 'groupWarning', 'messagesHidden', 'open', 'transfer', 'broadcast'];
 
 /** What every host implements: call a command, subscribe to events. */
 export interface ParleyApi {

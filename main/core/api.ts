@@ -5,15 +5,18 @@ import {
   type CommandName,
   type CommandResult,
   type ConversationInfo,
+  type MessageInfo,
   type ParleyApi,
 } from '../contract/contract.ts';
 import type { z } from 'zod';
+import { AttachmentError } from './attachments/service.ts';
 import { GroupCommandError } from './groups/service.ts';
 import { PeerIdError, parsePeerId } from './identity/peer-id.ts';
 import { parseAddress } from './links/link-manager.ts';
 import type { ParleyNode } from './node.ts';
 import { SettingsError } from './settings.ts';
-import type { ConversationSummary } from './store/store.ts';
+import type { ConversationSummary, StoredOp } from './store/store.ts';
+import { MessageCommandError } from './messaging/messenger.ts';
 
 export class ApiError extends Error {
   readonly code: 'invalid-args' | 'not-found' | 'unavailable' | 'internal';
@@ -112,11 +115,34 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
     return conversationInfo(node, conv.id);
   },
   send: async (node, args) => {
-    if (node.groups.isGroupConversation(args.convId)) return groupCommand(() => node.groups.send(args.convId, args.text));
+    if (node.groups.isGroupConversation(args.convId)) {
+      return groupCommand(() => node.groups.send(args.convId, args.text, { replyTo: args.replyTo, mentions: args.mentions }));
+    }
     const peerId = node.messenger.peerOf(args.convId);
     if (!peerId) throw new ApiError('not-found', 'no such conversation');
-    return node.messenger.send(args.convId, peerId, args.text);
+    // Mentions mean nothing between two people: ignored.
+    messageCommand(() => node.messenger.checkReply(args.convId, args.replyTo));
+    return node.messenger.send(args.convId, peerId, args.text, args.replyTo ? { replyTo: args.replyTo } : undefined);
   },
+  editMessage: (node, args) => opCommand(node, args.messageId, { k: 'edit', target: args.messageId, text: args.text }),
+  deleteMessage: (node, args) => opCommand(node, args.messageId, { k: 'delete', target: args.messageId }),
+  react: (node, args) => opCommand(node, args.messageId, { k: 'react', target: args.messageId, emoji: args.emoji, on: args.on }),
+  broadcast: async (node, args) => {
+    // Everyone visible now: peers shown online (a link, or a relay's directory), never myself.
+    const self = node.identity.id;
+    const recipients = node.listPeers().filter((p) => p.presence !== 'offline' && p.id !== self);
+    if (recipients.length === 0) throw new ApiError('unavailable', 'nobody is online to receive a broadcast');
+    const sent = await Promise.all(
+      recipients.map((p) => {
+        const conv = node.store.ensureDirectConversation(self, p.id);
+        return node.messenger.send(conv.id, p.id, args.text, { broadcast: true }).then((m) => ({ peerId: p.id, name: p.name, messageId: m.id }));
+      }),
+    );
+    const id = sent[0]!.messageId;
+    node.store.rich.insertBroadcast({ id, text: args.text, ts: Date.now(), recipients: sent });
+    return node.store.rich.getBroadcast(id)!;
+  },
+  listBroadcasts: (node, args) => node.store.rich.listBroadcasts(args.limit),
   retry: (node, args) => {
     const m = node.messenger.retry(args.messageId);
     if (!m) throw new ApiError('not-found', 'no such message');
@@ -155,7 +181,48 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   addGroupMembers: (node, args) => groupCommand(() => node.groups.add(args.convId, args.members)),
   removeGroupMember: (node, args) => groupCommand(() => node.groups.remove(args.convId, args.peerId)),
   leaveGroup: (node, args) => groupCommand(() => node.groups.leave(args.convId)),
+  sendFile: (node, args) => fileCommand(() => node.attachments.sendFile(args)),
+  acceptFile: (node, args) => fileCommand(() => node.attachments.accept(args.messageId)),
+  declineFile: (node, args) => fileCommand(() => node.attachments.decline(args.messageId)),
+  cancelTransfer: (node, args) => fileCommand(() => node.attachments.cancel(args.messageId)),
+  retryTransfer: (node, args) => fileCommand(() => node.attachments.retry(args.messageId)),
+  // The desktop shell answers this itself (shell.showItemInFolder with attachments.localPath);
+  // a host without a file manager has nothing to show it in.
+  showInFolder: () => {
+    throw new ApiError('unavailable', 'showing a file in its folder needs the desktop app');
+  },
 };
+
+async function fileCommand<T>(fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof AttachmentError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
+
+/** Edit, delete or react: in a group as an event, in a direct conversation as an op message. */
+async function opCommand(node: ParleyNode, messageId: string, op: StoredOp): Promise<MessageInfo> {
+  const row = node.store.getMessage(messageId);
+  if (!row || row.op !== null) throw new ApiError('not-found', 'no such message');
+  if (node.groups.isGroupConversation(row.convId)) return groupCommand(() => node.groups.op(row.convId, op));
+  try {
+    return await node.messenger.sendOp(op);
+  } catch (err) {
+    if (err instanceof MessageCommandError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
+
+function messageCommand<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof MessageCommandError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+}
 
 function groupCommand<T>(fn: () => T): T {
   try {

@@ -25,6 +25,9 @@ import { openStore, type PeerRow, type PeerTrust, type PeerUpdate, type Store } 
 import type { Member } from './relay/frames.ts';
 import { isNewName, keyChangeFor, nameKey } from './trust/key-change.ts';
 import { NodeSettings, type CoreSettings, type SettingsChange } from './settings.ts';
+import type { Attachments } from './attachments/service.ts';
+import { wireFiles } from './attachments/node-files.ts';
+import { FILE_ALPN } from './files/stream-frames.ts';
 
 export interface NodeOptions {
   dataDir: string;
@@ -66,6 +69,8 @@ export class ParleyNode {
   readonly links: LinkManager;
   readonly messenger: Messenger;
   readonly groups: GroupService;
+  /** Files in conversations (main/core/attachments). */
+  readonly attachments: Attachments;
   readonly events = new EventEmitter<{ [K in keyof Events]: [Events[K]] }>();
   readonly api: ParleyApi;
   readonly dataDir: string;
@@ -121,10 +126,13 @@ export class ParleyNode {
         const addrs = this.announcedAddresses();
         return { id: identity.id, instance: this.instance, ...this.profile, ...(this.links?.port ? { port: this.links.port } : {}), ...(addrs.length ? { addrs } : {}) };
       },
+      protocols: { [FILE_ALPN]: (socket, peerId) => this.attachments.files.handleIncoming(socket, peerId) },
     });
     this.messenger = new Messenger({ store, links: this.links, selfId: identity.id, timing, log });
     this.messenger.on('message', (m) => this.events.emit('message', m));
+    this.messenger.on('changed', (m) => this.events.emit('messageChanged', m));
     this.messenger.on('read', (r) => this.events.emit('read', r));
+    this.messenger.on('broadcast', (b) => this.events.emit('broadcast', b));
     this.groups = new GroupService({
       identity,
       store,
@@ -134,6 +142,7 @@ export class ParleyNode {
       selfName: () => this.profile.name,
       events: {
         message: (m) => this.events.emit('message', m),
+        changed: (m) => this.events.emit('messageChanged', m),
         conversation: (c) => this.events.emit('conversation', c),
         warning: (w) => this.events.emit('groupWarning', w),
         hidden: (h) => this.events.emit('messagesHidden', h),
@@ -184,6 +193,7 @@ export class ParleyNode {
       this.warnings.set(peerId, `${address} claimed to be this peer but could not prove it`);
       this.emitPeer(peerId);
     });
+    this.attachments = wireFiles(this);
     this.api = createApi(this);
   }
 
@@ -217,10 +227,12 @@ export class ParleyNode {
     try {
       node = new ParleyNode(opts, identity, store, log);
       await node.links.listen(opts.port ?? DEFAULT_PORT, opts.host);
+      await node.attachments.start();
       const settings = node.settings.current;
       if (opts.discovery !== false) await node.startDiscovery({ ...opts.discovery, interfaces: settings.interfaces.length ? settings.interfaces : 'auto' });
       for (const r of settings.relays) node.attachRelay(r.address, r.token);
     } catch (err) {
+      await node!?.attachments.close().catch(() => undefined);
       await node!?.links.stop().catch(() => undefined);
       store.close();
       throw err;
@@ -611,6 +623,7 @@ export class ParleyNode {
     this.groups.stop();
     // Goodbyes first, so peers show us offline at once rather than after a timeout.
     await this.discovery?.stop().catch(() => undefined);
+    await this.attachments.close().catch(() => undefined);
     await Promise.all(this.relays.map((r) => r.stop().catch(() => undefined)));
     await this.links.stop();
     this.store.close();

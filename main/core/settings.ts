@@ -26,6 +26,7 @@ export interface CoreSettings {
   interfaces: string[];
   downloadFolder: string | null;
   startAtLogin: boolean;
+  autoAccept: { defaultMaxBytes: number; peers: Record<string, number> };
 }
 
 export type SettingKey = keyof CoreSettings;
@@ -40,6 +41,9 @@ export const DEFAULT_SETTINGS: CoreSettings = {
   interfaces: [],
   downloadFolder: null,
   startAtLogin: false,
+  // Ask for everything by default; images and voice notes up to a few MiB are accepted from
+  // contacts without asking anyway (attachments/auto-accept.ts).
+  autoAccept: { defaultMaxBytes: 0, peers: {} },
 };
 
 const KEYS = Object.keys(DEFAULT_SETTINGS) as SettingKey[];
@@ -59,6 +63,10 @@ const stored: { [K in SettingKey]: z.ZodType<CoreSettings[K]> } = {
   interfaces: z.array(z.string().min(1).max(64)).max(SETTINGS_LIMITS.interfaces),
   downloadFolder: z.string().min(1).max(SETTINGS_LIMITS.path).nullable(),
   startAtLogin: z.boolean(),
+  autoAccept: z.object({
+    defaultMaxBytes: z.number().int().min(0).max(SETTINGS_LIMITS.autoAcceptMaxBytes),
+    peers: z.record(z.string().min(1).max(100), z.number().int().min(0).max(SETTINGS_LIMITS.autoAcceptMaxBytes)),
+  }),
 };
 
 /** A value the core refuses; `field` is the path in the update, e.g. relays.0.address. */
@@ -129,6 +137,7 @@ export class NodeSettings {
       interfaces: [...s.interfaces],
       downloadFolder: s.downloadFolder,
       startAtLogin: s.startAtLogin,
+      autoAccept: { defaultMaxBytes: s.autoAccept.defaultMaxBytes, peers: { ...s.autoAccept.peers } },
       overridden: [...this.overridden],
     };
   }
@@ -156,6 +165,7 @@ export class NodeSettings {
     if (u.interfaces !== undefined) next.interfaces = normaliseInterfaces(u.interfaces);
     if (u.downloadFolder !== undefined) next.downloadFolder = u.downloadFolder === null ? null : checkFolder(u.downloadFolder);
     if (u.startAtLogin !== undefined) next.startAtLogin = u.startAtLogin;
+    if (u.autoAccept !== undefined) next.autoAccept = { ...before.autoAccept, ...stripUndefined(u.autoAccept) };
 
     const given = KEYS.filter((k) => u[k] !== undefined);
     for (const k of given) this.store.setMeta(metaKey(k), JSON.stringify(next[k]));

@@ -2,7 +2,9 @@
 // headless CLI run. Bundled to dist/electron/main.cjs by scripts/build.ts; `npm start`.
 import path from 'node:path';
 import { BrowserWindow, Menu, Notification, Tray, app, ipcMain, nativeImage, powerMonitor, protocol, session, shell } from 'electron';
-import type { MessageInfo } from '../contract/contract.ts';
+import { commands, type MessageInfo } from '../contract/contract.ts';
+import { ApiError } from '../core/api.ts';
+import { AttachmentError } from '../core/attachments/service.ts';
 import { createLogger } from '../core/log.ts';
 import { startNode, type ParleyNode } from '../core/node.ts';
 import { needsName, planName, trackNameChoice } from '../web/name-setup.ts';
@@ -101,6 +103,19 @@ function createTray(n: ParleyNode, text: Catalogue): () => void {
   return refreshUnread;
 }
 
+/** The core knows where a received file is; the system's file manager shows it (never opens it). */
+function showInFolder(n: ParleyNode, args: unknown): { ok: true } {
+  const parsed = commands.showInFolder.args.safeParse(args ?? {});
+  if (!parsed.success) throw new ApiError('invalid-args', 'showInFolder: messageId is not a message ID');
+  try {
+    shell.showItemInFolder(n.attachments.localPath(parsed.data.messageId));
+  } catch (err) {
+    if (err instanceof AttachmentError) throw new ApiError(err.code, err.message);
+    throw err;
+  }
+  return { ok: true };
+}
+
 async function start(): Promise<void> {
   const dataDir = process.env.PARLEY_DATA_DIR ?? path.join(app.getPath('userData'), 'profile');
   const plan = planName(dataDir);
@@ -113,16 +128,19 @@ async function start(): Promise<void> {
   });
   const api = trackNameChoice(node.api, dataDir);
 
-  protocol.handle(APP_SCHEME, createAppProtocolHandler(rendererDir));
+  protocol.handle(APP_SCHEME, createAppProtocolHandler(rendererDir, node.attachments.media));
   session.defaultSession.setPermissionRequestHandler(permissionRequestHandler);
   session.defaultSession.setPermissionCheckHandler(permissionCheckHandler);
   // The system locale picks the shell's own strings (tray, notifications); the page has its own choice.
   const catalogue = app.getLocale().toLowerCase().startsWith('zh') ? zhCN : en;
   let refreshTray = () => undefined as void;
   // Reading a conversation in the window changes the unread count the tray shows.
+  const n0 = node;
   const ipcApi: typeof api = {
     on: api.on.bind(api),
     call: (async (name, args) => {
+      // The shell's own command: the core knows where the file is, the shell has the file manager.
+      if (name === 'showInFolder') return showInFolder(n0, args);
       const result = await api.call(name, args);
       if (name === 'markRead') refreshTray();
       return result;

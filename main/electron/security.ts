@@ -13,7 +13,8 @@ export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data:",
+  "img-src 'self' data: blob:",
+  "media-src 'self' blob:",
   "connect-src 'self'",
   "object-src 'none'",
   "base-uri 'none'",
@@ -112,11 +113,20 @@ export function hardenWebContents(contents: WebContentsLike, shell: ShellLike): 
   });
 }
 
-/** Permission requests: notifications only (checklist item 5). */
-export function permissionRequestHandler(_contents: unknown, permission: string, callback: (granted: boolean) => void): void {
-  callback(permission === 'notifications');
+/**
+ * Permission requests (checklist item 5): notifications, and the microphone alone for our own
+ * page (voice messages). Never the camera, the screen, or any other origin.
+ */
+export function permissionRequestHandler(
+  _contents: unknown,
+  permission: string,
+  callback: (granted: boolean) => void,
+  details?: { requestingUrl?: string; mediaTypes?: string[] },
+): void {
+  const types = details?.mediaTypes ?? [];
+  callback(permission === 'notifications' || (permission === 'media' && isAppUrl(details?.requestingUrl) && types.length > 0 && types.every((t) => t === 'audio')));
 }
 
-export function permissionCheckHandler(_contents: unknown, permission: string): boolean {
-  return permission === 'notifications';
+export function permissionCheckHandler(_contents: unknown, permission: string, requestingOrigin?: string, details?: { mediaType?: string }): boolean {
+  return permission === 'notifications' || (permission === 'media' && requestingOrigin === APP_ORIGIN && details?.mediaType === 'audio');
 }

@@ -5,8 +5,8 @@
 // for the socket; the Origin must be the page's own; Host must be an address we serve
 // (defeats DNS rebinding). Every frame is parsed before anything reaches the core.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable, type Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { eventNames, type ParleyApi } from '../contract/contract.ts';
 import type { Logger } from '../core/log.ts';
@@ -25,6 +25,12 @@ export interface BridgeOptions {
   allowRemote?: boolean;
   /** Asked on every new socket: does the UI still have to ask for a display name? */
   needsName?: () => boolean;
+  /**
+   * POST /upload and GET /media/<id> (main/core/attachments/media.ts), asked only after the
+   * checks below: Host, then the token (Authorization: Bearer, or for media the
+   * parley-token-<port> cookie an <img> sends), and for uploads the page's own Origin (CSRF).
+   */
+  media?: { handle(request: Request): Promise<Response | null> };
   log?: Logger;
 }
 
@@ -43,6 +49,14 @@ const MAX_FRAME = 256 * 1024;
 const MAX_BUFFERED = 16 * 1024 * 1024;
 const MAX_IN_FLIGHT = 64;
 const MAX_SOCKETS = 16;
+
+/**
+ * Cookies are scoped by host, not port: two web-mode nodes on one machine would overwrite
+ * each other's cookie under one name, so each port has its own.
+ */
+export function mediaCookieName(port: number): string {
+  return `parley-token-${port}`;
+}
 
 export function isLoopback(host: string): boolean {
   return host === '127.0.0.1' || host === '::1' || host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host);
@@ -80,7 +94,8 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       "default-src 'self'",
       "script-src 'self'",
       "style-src 'self'",
-      "img-src 'self' data:",
+      "img-src 'self' data: blob:",
+      "media-src 'self' blob:",
       `connect-src 'self' ws://${hostHeader}`,
       "object-src 'none'",
       "base-uri 'none'",
@@ -98,12 +113,69 @@ export async function startBridge(opts: BridgeOptions): Promise<Bridge> {
       res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('wrong host');
       return;
     }
+    const pathname = (req.url ?? '').split('?')[0] ?? '';
+    if (pathname === '/upload' || pathname.startsWith('/media/')) {
+      void serveMedia(req, res, pathname);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
     serveStatic(opts.staticDir, req, res, securityHeaders(req.headers.host!));
   });
+
+  const mediaRefusal = (res: ServerResponse, status: number, message: string) => {
+    log?.warn({ reason: message }, 'web bridge refused a media request');
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-content-type-options': 'nosniff' }).end(JSON.stringify({ error: { message } }));
+  };
+
+  const presentedToken = (req: IncomingMessage, cookieAllowed: boolean): string | undefined => {
+    const auth = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
+    if (auth) return auth;
+    if (!cookieAllowed) return undefined;
+    for (const part of String(req.headers.cookie ?? '').split(';')) {
+      const [k, v] = part.trim().split('=');
+      if (k === mediaCookieName(port) && v) return v;
+    }
+    return undefined;
+  };
+
+  async function serveMedia(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    const media = opts.media;
+    if (!media) return mediaRefusal(res, 404, 'files are not served here');
+    const upload = pathname === '/upload';
+    // A page of another origin may make the browser send a POST (a form, a no-cors fetch), and
+    // with it a cookie: only the page's own Origin and the token in a header may upload.
+    if (upload && req.headers.origin !== `http://${req.headers.host}`) return mediaRefusal(res, 403, 'wrong origin');
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (!upload && fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') return mediaRefusal(res, 403, 'cross-site request');
+    const presented = presentedToken(req, !upload);
+    if (!presented || !tokensEqual(presented, token)) return mediaRefusal(res, 401, 'token');
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const hasBody = req.method === 'POST';
+    const request = new Request(`http://${req.headers.host}${req.url ?? '/'}`, {
+      method: req.method ?? 'GET',
+      headers,
+      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+    } as RequestInit);
+    let response: Response | null;
+    try {
+      response = await media.handle(request);
+    } catch (err) {
+      log?.error({ err: (err as Error).message }, 'media request failed');
+      if (!res.headersSent) mediaRefusal(res, 500, 'internal error');
+      return;
+    }
+    if (!response) return mediaRefusal(res, 404, 'not found');
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    if (!response.body) return void res.end();
+    const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    res.once('close', () => body.destroy());
+    body.on('error', () => res.destroy());
+    body.pipe(res);
+  }
 
   const wss = new WebSocketServer({
     noServer: true,

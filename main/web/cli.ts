@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       ...(values['web-host'] ? { host: values['web-host'] } : {}),
       allowRemote: values['allow-remote'],
       needsName: () => needsName(dataDir),
+      media: node.attachments.media,
       log,
     });
   } catch (err) {

@@ -66,15 +66,20 @@ export async function connect(a: ParleyNode, b: ParleyNode, address = `127.0.0.1
   return conv.id;
 }
 
-/** Collects every message event of a node, latest state per ID. */
+/** Collects every message event of a node, latest state per ID; `changes` are messageChanged events. */
 export function recorder(n: ParleyNode) {
   const byId = new Map<string, MessageInfo>();
   const arrivals: MessageInfo[] = [];
+  const changes: MessageInfo[] = [];
   n.api.on('message', (m) => {
     if (!m.mine && !byId.has(m.id)) arrivals.push(m);
     byId.set(m.id, m);
   });
-  return { byId, arrivals };
+  n.api.on('messageChanged', (m) => {
+    changes.push(m);
+    byId.set(m.id, m);
+  });
+  return { byId, arrivals, changes };
 }
 
 /** Whole conversation, oldest first, walking history pages back to the start. */

@@ -60,6 +60,7 @@ const DEFAULTS: Settings = {
   interfaces: [],
   downloadFolder: null,
   startAtLogin: false,
+  autoAccept: { defaultMaxBytes: 0, peers: {} },
   overridden: [],
 };
 
@@ -88,6 +89,7 @@ describe('settings', () => {
       interfaces: ['eth0', 'wlan0'],
       downloadFolder: downloads,
       startAtLogin: true,
+      autoAccept: { defaultMaxBytes: 0, peers: {} },
       overridden: [],
     };
     assert.deepEqual(updated, expected);

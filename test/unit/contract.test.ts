@@ -90,7 +90,7 @@ describe('the preload', () => {
   it('refuses to subscribe to events the contract does not name', () => {
     const api = buildPreloadApi(recordingIpcRenderer());
     assert.throws(() => api.on('everything' as 'peer', () => undefined), TypeError);
-    assert.deepEqual(eventNames.slice().sort(), ['conversation', 'groupWarning', 'message', 'messagesHidden', 'open', 'peer', 'read', 'relay', 'self', 'settings', 'typing']);
+    assert.deepEqual(eventNames.slice().sort(), ['broadcast', 'conversation', 'groupWarning', 'message', 'messageChanged', 'messagesHidden', 'open', 'peer', 'read', 'relay', 'self', 'settings', 'transfer', 'typing']);
   });
 
   it('as built, puts exactly window.parley on the page and requires nothing but electron', { skip: existsSync(path.join(ROOT, 'dist/electron/preload.cjs')) ? false : 'run `npm run build` first' }, () => {

@@ -7,6 +7,9 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { MessageInfo, ParleyApi, Presence, SelfInfo, Settings } from '../../main/contract/contract.ts';
 import { createAppProtocolHandler, APP_SCHEME_PRIVILEGES } from '../../main/electron/app-protocol.ts';
+import { Media } from '../../main/core/attachments/media.ts';
+import { testLogger } from '../../main/core/log.ts';
+import type { AttachmentRow } from '../../main/core/store/attachments-repo.ts';
 import { LOCKED_IDLE_MS, watchIdle } from '../../main/electron/idle.ts';
 import { syncLoginItem } from '../../main/electron/login-item.ts';
 import { createNotifier, type NotifierDeps } from '../../main/electron/notifications.ts';
@@ -157,6 +160,22 @@ describe('permissions and IPC senders', () => {
     assert.equal(isTrustedSender(null), false);
     assert.equal(isTrustedSender(undefined), false);
   });
+
+  it('grants the microphone, and only the microphone, to the app:// page (voice messages)', () => {
+    const request = (url: string, mediaTypes: string[]) => {
+      let granted: boolean | undefined;
+      permissionRequestHandler(null, 'media', (g) => (granted = g), { requestingUrl: url, mediaTypes });
+      return granted;
+    };
+    assert.equal(request('app://parley/index.html', ['audio']), true);
+    assert.equal(request('app://parley/index.html', ['video']), false, 'no camera');
+    assert.equal(request('app://parley/index.html', ['audio', 'video']), false, 'no camera along with the microphone');
+    assert.equal(request('app://parley/index.html', []), false);
+    for (const url of ['https://evil.example/', 'app://evil/index.html', 'file:///index.html', '']) assert.equal(request(url, ['audio']), false, url);
+    assert.equal(permissionCheckHandler(null, 'media', 'app://parley', { mediaType: 'audio' }), true);
+    assert.equal(permissionCheckHandler(null, 'media', 'app://parley', { mediaType: 'video' }), false);
+    assert.equal(permissionCheckHandler(null, 'media', 'https://evil.example', { mediaType: 'audio' }), false);
+  });
 });
 
 describe('the app:// protocol', () => {
@@ -187,6 +206,50 @@ describe('the app:// protocol', () => {
     }
     assert.equal((await handle(new Request('app://other/index.html'))).status, 404);
     assert.equal((await handle(new Request('app://parley/index.html', { method: 'POST', body: 'x' }))).status, 405);
+  });
+});
+
+describe('app:// uploads and media (the core media module behind the custom protocol)', () => {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-appmedia-'));
+  const rootDir = path.join(dataDir, 'renderer');
+  mkdirSync(rootDir);
+  const rows = new Map<string, AttachmentRow>();
+  const media = new Media({ dataDir, log: testLogger('media'), attachment: (id) => rows.get(id) });
+  const handle = createAppProtocolHandler(rootDir, media);
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const upload = (origin: string | null, body = '<svg onload="alert(1)"/>') =>
+    handle(
+      new Request('app://parley/upload', {
+        method: 'POST',
+        body,
+        headers: { 'x-parley-name': encodeURIComponent('pic.svg'), 'content-type': 'image/svg+xml', ...(origin ? { origin } : {}) },
+      }),
+    );
+
+  it('takes uploads only from the app page itself', async () => {
+    assert.equal((await upload('https://evil.example')).status, 403);
+    assert.equal((await upload(null)).status, 403);
+    const ok = await upload('app://parley');
+    assert.equal(ok.status, 200);
+    const { upload: id } = (await ok.json()) as { upload: string };
+    assert.match(id, /^[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.equal(readFileSync(media.pathOf(id), 'utf8'), '<svg onload="alert(1)"/>', 'stored under the ID, not the name');
+  });
+
+  it('serves an SVG as a download, sandboxed, with ranges', async () => {
+    const { upload: id } = (await (await upload('app://parley')).json()) as { upload: string };
+    const messageId = '01HZZZZZZZZZZZZZZZZZZZZZZZ';
+    rows.set(messageId, { messageId, direction: 'send', source: media.pathOf(id), name: 'pic.svg', mime: 'image/svg+xml', state: 'offered' } as AttachmentRow);
+    const res = await handle(new Request(`app://parley/media/${messageId}`));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    assert.match(res.headers.get('content-disposition')!, /^attachment;/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(res.headers.get('content-security-policy'), 'sandbox');
+    const part = await handle(new Request(`app://parley/media/${messageId}`, { headers: { range: 'bytes=0-3' } }));
+    assert.equal(part.status, 206);
+    assert.equal(await part.text(), '<svg');
+    assert.equal((await handle(new Request('app://parley/media/01HYYYYYYYYYYYYYYYYYYYYYYY'))).status, 404);
   });
 });
 
@@ -264,6 +327,27 @@ describe('tray and notifications', () => {
     assert.equal(shown.length, 2);
   });
 
+  it('notifies a message that mentions me even in a muted conversation, but not when off or busy', () => {
+    let settings: Settings['notifications'] = { enabled: true, showPreview: true, mutedConversations: ['group'] };
+    let presence: Presence = 'online';
+    const { shown, notify } = notifier({ settings: () => settings, presence: () => presence });
+    notify(m('1', false, 'lunch?', 'group'));
+    assert.equal(shown.length, 0, 'muted, not mentioned');
+    notify({ ...m('2', false, '@Me lunch?', 'group'), mentions: ['M'.repeat(52)], mentionsMe: true });
+    assert.deepEqual(shown.at(-1), { title: 'Bob', body: '@Me lunch?', convId: 'group' });
+    notify({ ...m('3', false, 'someone else', 'group'), mentions: ['C'.repeat(52)] });
+    assert.equal(shown.length, 1, 'a mention of someone else does not get through');
+    presence = 'busy';
+    notify({ ...m('4', false, '@Me now', 'group'), mentionsMe: true });
+    settings = { enabled: false, showPreview: true, mutedConversations: [] };
+    presence = 'online';
+    notify({ ...m('5', false, '@Me again', 'group'), mentionsMe: true });
+    assert.equal(shown.length, 1, 'busy and "off" still win');
+    settings = { enabled: true, showPreview: true, mutedConversations: [] };
+    notify({ ...m('6', false, '', 'c'), deleted: true });
+    assert.equal(shown.length, 1, 'a message first seen deleted is not news');
+  });
+
   it('stays quiet while I am busy, and a message skipped then does not notify later', () => {
     let presence: Presence = 'busy';
     const { shown, notify } = notifier({ presence: () => presence });
@@ -278,7 +362,7 @@ describe('tray and notifications', () => {
   it('applies "start at login" at start and whenever the setting changes, once per change', async () => {
     const applied: boolean[] = [];
     const listeners: Array<(s: Settings) => void> = [];
-    const base: Settings = { autoAwayMs: 0, notifications: { enabled: true, showPreview: true, mutedConversations: [] }, relays: [], interfaces: [], downloadFolder: null, startAtLogin: false, overridden: [] };
+    const base: Settings = { autoAwayMs: 0, notifications: { enabled: true, showPreview: true, mutedConversations: [] }, relays: [], interfaces: [], downloadFolder: null, startAtLogin: false, autoAccept: { defaultMaxBytes: 0, peers: {} }, overridden: [] };
     const api = {
       call: async () => base,
       on: (_e: string, l: (s: Settings) => void) => {

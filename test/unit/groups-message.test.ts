@@ -63,6 +63,10 @@ describe('group events: signing and verifying', () => {
       { kind: 'add', body: { members: [member(mallory)] } },
       { kind: 'remove', body: { ids: [mallory.id] } },
       { kind: 'leave', body: {} },
+      { kind: 'text', body: { text: '@Bob lunch?', replyTo: '01HZY3J8Q6X9V2K4M7N5P0R3SV', mentions: [bob.id] } },
+      { kind: 'edit', body: { target: '01HZY3J8Q6X9V2K4M7N5P0R3SV', text: 'lunch at one?' } },
+      { kind: 'delete', body: { target: '01HZY3J8Q6X9V2K4M7N5P0R3SV' } },
+      { kind: 'react', body: { target: '01HZY3J8Q6X9V2K4M7N5P0R3SV', emoji: '👍', on: true } },
     ];
     for (const content of contents) {
       const e = verifyEvent(signEvent(alice, event(content)), certDer(alice));
@@ -164,6 +168,11 @@ describe('group events: limits and schema', () => {
     fails(() => decodeEvent(encode({ ...base, kind: 'text', body: { words: 'hi' } })), 'malformed');
     fails(() => decodeEvent(encode({ ...base, seq: 0, kind: 'text', body: { text: 'hi' } })), 'malformed');
     fails(() => decodeEvent(encode({ ...base, kind: 'unsupported', body: {} })), 'malformed');
+    // Edits, deletions and reactions are known kinds now: a wrong body is malformed, not "later".
+    fails(() => decodeEvent(encode({ ...base, kind: 'edit', body: { target: 'nope', text: 'x' } })), 'malformed');
+    fails(() => decodeEvent(encode({ ...base, kind: 'react', body: { target: base.id, emoji: '👍' } })), 'malformed');
+    fails(() => decodeEvent(encode({ ...base, kind: 'text', body: { text: 'hi', mentions: [bob.id, bob.id] } })), 'malformed');
+    fails(() => decodeEvent(encode({ ...base, kind: 'text', body: { text: 'hi', mentions: Array.from({ length: LIMITS.mentions + 1 }, (_, i) => fakeId(i)) } })), 'malformed');
   });
 
   it('keep kinds of later versions as "unsupported", so they are stored and forwarded, not dropped', () => {

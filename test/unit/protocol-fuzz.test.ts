@@ -138,6 +138,7 @@ const frameArbs: { [K in FrameType]: fc.Arbitrary<FrameOf<K>> } = {
     }),
     more: fc.boolean(),
   }),
+  xfer: record({ t: fc.constant('xfer' as const), id: ulid, state: fc.constantFrom('declined' as const, 'canceled' as const) }),
   bye: record({ t: fc.constant('bye' as const), reason: text(0, 200) }),
 };
 const anyFrame: fc.Arbitrary<Frame> = fc.oneof(...Object.values(frameArbs));

@@ -16,8 +16,10 @@ import { FileManifestSchema, TransferIdSchema, type FileManifest } from './manif
 
 export interface StoredOffer {
   transferId: string;
-  /** The only peer that may fetch it. */
+  /** The only peer that may fetch it (the first of `peers` for a group offer). */
   peerId: PeerId;
+  /** A group offer: every member that may fetch it. */
+  peers?: PeerId[];
   file: string;
   manifest: FileManifest;
   /** The file's size and modification time when it was hashed (FileSource.stamp). */
@@ -61,6 +63,7 @@ const OfferFile = z.object({
   kind: z.literal('offer'),
   transferId: TransferIdSchema,
   peerId: PeerIdSchema,
+  peers: z.array(PeerIdSchema).min(1).max(1024).optional(),
   file: z.string().min(1),
   manifest: StoredManifest.pipe(FileManifestSchema),
   stamp: z.object({ size: z.number().int().min(0), mtimeMs: z.number() }).optional(),
@@ -149,7 +152,7 @@ export class FolderTransferStore implements TransferStore {
 
   async loadOffers(): Promise<StoredOffer[]> {
     const rows = await this.#load('offer', OfferFile);
-    return rows.map((r) => ({ transferId: r.transferId, peerId: r.peerId, file: r.file, manifest: r.manifest, ...(r.stamp ? { stamp: r.stamp } : {}) }));
+    return rows.map((r) => ({ transferId: r.transferId, peerId: r.peerId, ...(r.peers ? { peers: r.peers } : {}), file: r.file, manifest: r.manifest, ...(r.stamp ? { stamp: r.stamp } : {}) }));
   }
 
   putOffer(o: StoredOffer): Promise<void> {
@@ -158,6 +161,7 @@ export class FolderTransferStore implements TransferStore {
       kind: 'offer',
       transferId: o.transferId,
       peerId: o.peerId,
+      ...(o.peers ? { peers: o.peers } : {}),
       file: o.file,
       manifest: manifestJson(o.manifest),
       ...(o.stamp ? { stamp: o.stamp } : {}),

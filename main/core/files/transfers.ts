@@ -129,7 +129,10 @@ interface Outgoing {
   digest: string;
   /** The receiver reported a bad chunk: hash chunks before sending them from now on. */
   verifyChunks: boolean;
-  stream: SendStream | null;
+  /** The live stream of each receiver (one for a direct offer; a group offer's members pull at once). */
+  streams: Map<PeerId, SendStream>;
+  /** A group offer: the members that have the file. It is over once all have it. */
+  done: Set<PeerId>;
   state: TransferState;
   bytesDone: number;
   meter: RateMeter;
@@ -168,7 +171,7 @@ export class TransferManager extends EventEmitter<TransferEvents> {
   readonly #log: Logger;
   readonly #outgoing = new Map<string, Outgoing>();
   readonly #incoming = new Map<string, Incoming>();
-  readonly #tombstones = new Map<string, PeerId>();
+  readonly #tombstones = new Map<string, readonly PeerId[]>();
   readonly #channels = new Set<FileChannel>();
   readonly #background = new Set<Promise<unknown>>();
   readonly #closing = new AbortController();
@@ -193,18 +196,27 @@ export class TransferManager extends EventEmitter<TransferEvents> {
   // ---- sending -------------------------------------------------------------------------
 
   /**
-   * Hashes `file` and lets `peerId` (only) fetch it. Returns what the node sends in its offer;
-   * the transfer runs when the receiver accepts and pulls.
+   * Hashes `file` and lets `peerId` (only) fetch it: one peer, or a group's members (each pulls
+   * on its own streams; the offer lasts until all have it or it is canceled). Returns what the
+   * node sends in its offer; the transfer runs when a receiver accepts and pulls.
    */
-  async offer(peerId: PeerId, file: string, opts: SourceOptions = {}): Promise<{ transferId: string; manifest: FileManifest; digest: string }> {
+  async offer(peerId: PeerId | readonly PeerId[], file: string, opts: SourceOptions = {}): Promise<{ transferId: string; manifest: FileManifest; digest: string }> {
     this.#usable();
-    PeerIdSchema.parse(peerId);
+    const peers = (typeof peerId === 'string' ? [peerId] : [...new Set(peerId)]).map((p) => PeerIdSchema.parse(p));
+    if (peers.length === 0) throw new RangeError('an offer is made to at least one peer');
     const source = await FileSource.open(file, opts);
     await source.close();
-    const rec: StoredOffer = { transferId: ulid(), peerId, file, manifest: source.manifest, stamp: source.stamp };
+    const rec: StoredOffer = {
+      transferId: ulid(),
+      peerId: peers[0]!,
+      ...(typeof peerId === 'string' ? {} : { peers }),
+      file,
+      manifest: source.manifest,
+      stamp: source.stamp,
+    };
     await this.#o.store.putOffer(rec);
     const o = this.#addOutgoing(rec);
-    this.#log.info({ transferId: rec.transferId, peer: peerId.slice(0, 7), bytes: rec.manifest.size }, 'file offered');
+    this.#log.info({ transferId: rec.transferId, peer: peers[0]!.slice(0, 7), peers: peers.length, bytes: rec.manifest.size }, 'file offered');
     return { transferId: rec.transferId, manifest: rec.manifest, digest: o.digest };
   }
 
@@ -213,7 +225,8 @@ export class TransferManager extends EventEmitter<TransferEvents> {
       rec,
       digest: manifestDigest(rec.manifest),
       verifyChunks: false,
-      stream: null,
+      streams: new Map(),
+      done: new Set(),
       state: 'offered',
       bytesDone: 0,
       meter: new RateMeter(),
@@ -247,8 +260,8 @@ export class TransferManager extends EventEmitter<TransferEvents> {
   #serve(ch: FileChannel, peerId: PeerId, open: FileFrameOf<'open'>): void {
     const o = this.#outgoing.get(open.id);
     // Whether an offer exists is only told to the peer it was made to.
-    if (!o || o.rec.peerId !== peerId || o.digest !== open.digest) {
-      const canceled = this.#tombstones.get(open.id) === peerId;
+    if (!o || !peersOf(o.rec).includes(peerId) || o.digest !== open.digest) {
+      const canceled = this.#tombstones.get(open.id)?.includes(peerId) === true;
       this.#log.info({ transferId: open.id, peer: peerId.slice(0, 7), canceled }, 'file stream for no offer of this peer');
       ch.end(canceled ? 'canceled' : 'unknown-transfer', false);
       return;
@@ -256,7 +269,7 @@ export class TransferManager extends EventEmitter<TransferEvents> {
     const count = chunkCount(o.rec.manifest.size, o.rec.manifest.chunkSize);
     if (open.have.byteLength !== Math.ceil(count / 8)) return ch.violation('have bitmap of the wrong size');
     // A receiver reconnecting after a drop we have not noticed yet: the new stream wins.
-    o.stream?.end('superseded', true);
+    o.streams.get(peerId)?.end('superseded', true);
     const stream = new SendStream({
       channel: ch,
       transferId: o.rec.transferId,
@@ -270,21 +283,42 @@ export class TransferManager extends EventEmitter<TransferEvents> {
       onAcked: (bytes) => {
         o.bytesDone = bytes;
         o.meter.sample(bytes);
-        this.#progress(o, 'send', o.rec.peerId, o.rec.manifest.size);
+        this.#progress(o, 'send', peerId, o.rec.manifest.size);
       },
     });
-    o.stream = stream;
+    o.streams.set(peerId, stream);
     o.state = 'sending';
     o.error = null;
     o.meter.reset(stream.ackedBytes);
     stream.start();
-    void stream.outcome.then((out) => this.#sendEnded(o, stream, out));
+    void stream.outcome.then((out) => this.#sendEnded(o, stream, out, peerId));
   }
 
-  async #sendEnded(o: Outgoing, stream: SendStream, out: SendOutcome): Promise<void> {
-    if (o.stream !== stream) return;
-    o.stream = null;
-    const base = { transferId: o.rec.transferId, direction: 'send' as const, peerId: o.rec.peerId };
+  async #sendEnded(o: Outgoing, stream: SendStream, out: SendOutcome, peerId: PeerId): Promise<void> {
+    if (o.streams.get(peerId) !== stream) return;
+    o.streams.delete(peerId);
+    const base = { transferId: o.rec.transferId, direction: 'send' as const, peerId };
+    if (o.rec.peers) {
+      // A group offer: one member's outcome is that member's; the others may still pull.
+      if (out.kind === 'done' || (out.kind === 'peer-end' && out.code === 'complete')) {
+        o.done.add(peerId);
+        this.#log.info({ transferId: o.rec.transferId, peer: peerId.slice(0, 7) }, 'file sent to a member');
+        if (o.done.size >= o.rec.peers.length) {
+          this.#outgoing.delete(o.rec.transferId);
+          await this.#o.store.deleteOffer(o.rec.transferId).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'could not forget an offer'));
+        }
+        this.emit('done', base);
+      } else if (out.kind === 'peer-end' && out.code === 'canceled') this.emit('canceled', { ...base, by: 'peer' });
+      else if (out.kind === 'local' && (out.code === 'source-changed' || out.code === 'source-gone')) {
+        this.#outgoing.delete(o.rec.transferId);
+        await this.#o.store.deleteOffer(o.rec.transferId).catch(() => {});
+        o.state = 'failed';
+        o.error = { code: out.code, by: 'me', resumable: false };
+        this.emit('failed', { ...base, ...o.error });
+      }
+      if (o.streams.size === 0 && o.state === 'sending') o.state = 'waiting';
+      return;
+    }
     const finished = async () => {
       this.#outgoing.delete(o.rec.transferId);
       await this.#o.store.deleteOffer(o.rec.transferId).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'could not forget an offer'));
@@ -298,7 +332,7 @@ export class TransferManager extends EventEmitter<TransferEvents> {
     }
     if (out.kind === 'peer-end' && out.code === 'canceled') {
       await finished();
-      this.#tomb(o.rec.transferId, o.rec.peerId);
+      this.#tomb(o.rec.transferId, peersOf(o.rec));
       this.emit('canceled', { ...base, by: 'peer' });
       return;
     }
@@ -325,8 +359,8 @@ export class TransferManager extends EventEmitter<TransferEvents> {
     if (this.#outgoing.get(o.rec.transferId) === o) o.state = 'waiting';
   }
 
-  #tomb(transferId: string, peerId: PeerId): void {
-    this.#tombstones.set(transferId, peerId);
+  #tomb(transferId: string, peers: readonly PeerId[]): void {
+    this.#tombstones.set(transferId, peers);
     if (this.#tombstones.size > MAX_TOMBSTONES) this.#tombstones.delete(this.#tombstones.keys().next().value!);
   }
 
@@ -659,10 +693,10 @@ export class TransferManager extends EventEmitter<TransferEvents> {
     const o = this.#outgoing.get(transferId);
     if (o) {
       this.#outgoing.delete(transferId);
-      this.#tomb(transferId, o.rec.peerId);
-      const stream = o.stream;
-      o.stream = null;
-      stream?.end('canceled', false);
+      this.#tomb(transferId, peersOf(o.rec));
+      const streams = [...o.streams.values()];
+      o.streams.clear();
+      for (const stream of streams) stream.end('canceled', false);
       await this.#o.store.deleteOffer(transferId);
       this.emit('canceled', { transferId, direction: 'send', peerId: o.rec.peerId, by: 'me' });
       return true;
@@ -771,6 +805,11 @@ export class TransferManager extends EventEmitter<TransferEvents> {
       etaMs: x.meter.etaMs(total - x.bytesDone, now),
     });
   }
+}
+
+/** Who may fetch an offer. */
+function peersOf(rec: StoredOffer): readonly PeerId[] {
+  return rec.peers ?? [rec.peerId];
 }
 
 /** `p`, unless it takes longer than `ms` or `signal` aborts first; a late result is discarded. */

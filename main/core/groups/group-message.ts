@@ -17,6 +17,7 @@ import { LIMITS, PeerIdSchema, type PeerId } from '../../contract/contract.ts';
 import type { Identity } from '../identity/identity.ts';
 import { base32, peerIdFromCertificate } from '../identity/peer-id.ts';
 import { msgpackProblem } from '../protocol/codec.ts';
+import { FileOfferWire } from '../protocol/frames.ts';
 import { bin, GroupIdSchema, MAX_EVENT_BYTES, MAX_SIG_BYTES, SignedEventSchema } from './wire.ts';
 
 /** At most this many members in a group, and in one create or add event. */
@@ -27,7 +28,9 @@ export const MAX_CERT_BYTES = 4 * 1024;
 export { MAX_EVENT_BYTES, MAX_SIG_BYTES };
 
 /** Kinds this version understands. Others are kept and forwarded, shown as unsupported. */
-export const KNOWN_KINDS = ['create', 'text', 'rename', 'add', 'remove', 'leave'] as const;
+export const KNOWN_KINDS = ['create', 'text', 'rename', 'add', 'remove', 'leave', 'edit', 'delete', 'react'] as const;
+/** Kinds that act on an earlier message (store/rich.ts folds them): never a line of history. */
+export const OP_KINDS: ReadonlySet<string> = new Set(['edit', 'delete', 'react']);
 export type KnownKind = (typeof KNOWN_KINDS)[number];
 /** Kinds that change who is in the group or what it is called: the membership fold's input. */
 export const MEMBERSHIP_KINDS: ReadonlySet<string> = new Set(['create', 'rename', 'add', 'remove', 'leave']);
@@ -90,7 +93,23 @@ const header = {
   ts: u53,
 };
 
-export const TextBody = z.object({ text: text(1, LIMITS.messageText), replyTo: ulid.optional() });
+export const TextBody = z.object({
+  /** Empty only when the event offers a file. */
+  text: text(0, LIMITS.messageText),
+  replyTo: ulid.optional(),
+  /** Members named with @ (their IDs; who is named is shown, and notified, as the receiver sees fit). */
+  mentions: z
+    .array(PeerIdSchema)
+    .max(LIMITS.mentions)
+    .refine((ids) => new Set(ids).size === ids.length, 'an ID is named twice')
+    .optional(),
+  /** A file offered to the members (files/1, PROTOCOL.md §14.1): each member that accepts pulls it from the author. */
+  file: FileOfferWire.optional(),
+}).refine((b) => b.text.length > 0 || b.file !== undefined, { message: 'empty text', path: ['text'] });
+/** Only the author of `target` may edit or delete it; anyone who may post reacts (store/rich.ts). */
+export const EditBody = z.object({ target: ulid, text: text(1, LIMITS.messageText) });
+export const DeleteBody = z.object({ target: ulid });
+export const ReactBody = z.object({ target: ulid, emoji: z.string().min(1).max(32), on: z.boolean() });
 /** `nonce` binds the group ID to its creator: see groupIdFor(). */
 export const CreateBody = z.object({ name: text(1, MAX_GROUP_NAME), nonce: bin(16, 16), members: memberList });
 export const RenameBody = z.object({ name: text(1, MAX_GROUP_NAME) });
@@ -111,6 +130,9 @@ const known = z.discriminatedUnion('kind', [
   z.object({ ...header, kind: z.literal('add'), body: AddBody }),
   z.object({ ...header, kind: z.literal('remove'), body: RemoveBody }),
   z.object({ ...header, kind: z.literal('leave'), body: LeaveBody }),
+  z.object({ ...header, kind: z.literal('edit'), body: EditBody }),
+  z.object({ ...header, kind: z.literal('delete'), body: DeleteBody }),
+  z.object({ ...header, kind: z.literal('react'), body: ReactBody }),
 ]);
 
 /**
@@ -174,7 +196,13 @@ export interface UnsignedEvent {
 
 /** The canonical bytes of an event: fields in this order, optional ones left out when unset. */
 export function encodeEvent(e: UnsignedEvent): Uint8Array {
-  const body = e.content.kind === 'text' ? { text: e.content.body.text.toWellFormed(), replyTo: e.content.body.replyTo } : e.content.body;
+  const c = e.content;
+  const body =
+    c.kind === 'text'
+      ? { text: c.body.text.toWellFormed(), replyTo: c.body.replyTo, mentions: c.body.mentions?.length ? c.body.mentions : undefined, file: c.body.file }
+      : c.kind === 'edit'
+        ? { target: c.body.target, text: c.body.text.toWellFormed() }
+        : c.body;
   const ev = encode(
     { group: e.group, id: e.id, author: e.author, seq: e.seq, lamport: e.lamport, ts: e.ts, kind: e.content.kind, body },
     { ignoreUndefined: true },

@@ -11,8 +11,8 @@ import { shortId } from '../identity/peer-id.ts';
 import type { Link } from '../links/link.ts';
 import type { LinkManager } from '../links/link-manager.ts';
 import type { Logger } from '../log.ts';
-import type { FrameOf } from '../protocol/frames.ts';
-import { groupConversationId, type MessageRow, type Store } from '../store/store.ts';
+import type { FileOfferWire, FrameOf } from '../protocol/frames.ts';
+import { groupConversationId, type MessageRow, type Store, type StoredOp } from '../store/store.ts';
 import type { GroupContent, GroupEvent, GroupId, GroupMember, SignedEvent } from './group-message.ts';
 import { GroupError, GroupReplica, type ReceiveResult, type StoredEntry } from './replica.ts';
 import { vectorFromWire, vectorToWire } from './sync.ts';
@@ -33,6 +33,8 @@ export class GroupCommandError extends Error {
 
 export interface GroupServiceEvents {
   message: (m: MessageInfo) => void;
+  /** A stored message changed (an edit, delete or reaction event applied to it). */
+  changed: (m: MessageInfo) => void;
   conversation: (c: ConversationInfo) => void;
   warning: (w: GroupWarning) => void;
   hidden: (h: { convId: string; ids: string[] }) => void;
@@ -59,6 +61,11 @@ export class GroupService {
   private readonly on: GroupServiceEvents;
   private readonly toInfo: (row: MessageRow) => MessageInfo;
   private readonly selfName: () => string;
+  /**
+   * Files (main/core/attachments/node-files.ts sets it): a stored text event of another member
+   * that offers a file, told before the line is announced so it shows with its attachment.
+   */
+  files: { incoming(from: PeerId, event: { id: string; conv: string; body: { text: string; file?: FileOfferWire | undefined } }): void } | null = null;
 
   constructor(opts: {
     identity: Identity;
@@ -149,11 +156,53 @@ export class GroupService {
     return this.conversationInfo(groupConversationId(replica.groupId))!;
   }
 
-  send(convId: string, text: string): MessageInfo {
-    const { entry } = this.compose(convId, { kind: 'text', body: { text } });
+  /** The current members other than me (a file offer is made to them). */
+  otherMembers(convId: string): PeerId[] {
+    const replica = this.require(convId);
+    return [...replica.state().members.keys()].filter((id) => id !== this.identity.id);
+  }
+
+  send(convId: string, text: string, opts: { replyTo?: string | undefined; mentions?: PeerId[] | undefined; file?: FileOfferWire | undefined } = {}): MessageInfo {
+    const replica = this.require(convId);
+    if (opts.replyTo !== undefined) {
+      const target = this.store.getMessage(opts.replyTo);
+      if (!target || target.convId !== convId || target.op !== null) throw new GroupCommandError('invalid-args', 'replyTo: no such message in this conversation');
+    }
+    const mentions = [...new Set(opts.mentions ?? [])];
+    const strangers = mentions.filter((id) => !replica.isMember(id));
+    if (strangers.length > 0) throw new GroupCommandError('invalid-args', `mentions: ${strangers.map(shortId).join(', ')} not a member of this group`);
+    const body = {
+      text,
+      ...(opts.replyTo !== undefined ? { replyTo: opts.replyTo } : {}),
+      ...(mentions.length > 0 ? { mentions } : {}),
+      ...(opts.file ? { file: opts.file } : {}),
+    };
+    const { entry } = this.compose(convId, { kind: 'text', body });
     const row = this.store.getMessage(entry.e.id);
     if (!row) throw new GroupCommandError('unavailable', 'the message was not stored');
     return this.toInfo(row);
+  }
+
+  /**
+   * Edit, delete or react to a message of a group: an event like any other (signed, synced,
+   * forwarded), folded into the target by every member (store/rich.ts). Returns the target as
+   * it is now.
+   */
+  op(convId: string, op: StoredOp): MessageInfo {
+    const replica = this.require(convId);
+    const target = this.store.getMessage(op.target);
+    if (!target || target.convId !== convId || target.op !== null) throw new GroupCommandError('not-found', 'no such message');
+    if (op.k !== 'react' && target.author !== this.identity.id) throw new GroupCommandError('invalid-args', 'only its author can edit or delete a message');
+    if (target.deleted) throw new GroupCommandError('invalid-args', 'the message is deleted');
+    if (replica.get(op.target)?.e.kind !== 'text') throw new GroupCommandError('invalid-args', 'a membership line cannot be edited, deleted or reacted to');
+    const content: GroupContent =
+      op.k === 'edit'
+        ? { kind: 'edit', body: { target: op.target, text: op.text } }
+        : op.k === 'delete'
+          ? { kind: 'delete', body: { target: op.target } }
+          : { kind: 'react', body: { target: op.target, emoji: op.emoji, on: op.on } };
+    this.compose(convId, content);
+    return this.decorate(this.toInfo(this.store.getMessage(op.target)!));
   }
 
   rename(convId: string, name: string): GroupConversationInfo {
@@ -346,7 +395,7 @@ export class GroupService {
       .entries()
       .filter((x) => x.e.author === this.identity.id && x.e.seq > from && x.e.seq <= upTo && x.verdict.ok)
       .map((x) => x.e.id);
-    for (const row of this.store.markDelivered(ids)) this.on.message(this.decorate(this.toInfo(row)));
+    for (const row of this.store.markDelivered(ids)) if (row.op === null) this.on.message(this.decorate(this.toInfo(row)));
   }
 
   /** Sends newly composed events to each recipient that has a link; the rest catch up by sync. */
@@ -388,9 +437,23 @@ export class GroupService {
       changed: result.changed,
     });
     if (done.hidden.length > 0) this.on.hidden({ convId, ids: done.hidden });
+    for (const entry of result.stored) {
+      const e = entry.e;
+      if (entry.verdict.ok && e.kind === 'text' && e.body.file && e.author !== this.identity.id) this.files?.incoming(e.author, { id: e.id, conv: convId, body: e.body });
+    }
     const changedGroup = !before || before.name !== state.name || before.owner !== state.owner || before.members.join() !== members.join();
     if (changedGroup) this.on.conversation(this.conversationInfo(convId)!);
-    for (const row of done.shown) this.on.message(this.decorate(this.toInfo(row)));
+    // A message that ops waiting for it changed in the same commit is told once, as it is now.
+    const touched = new Set(done.touched);
+    for (const row of done.shown) this.on.message(this.decorate(this.toInfo(touched.delete(row.id) ? (this.store.getMessage(row.id) ?? row) : row)));
+    for (const id of touched) {
+      const row = this.store.getMessage(id);
+      if (row) this.on.changed(this.decorate(this.toInfo(row)));
+    }
+    for (const r of done.refusedOps) {
+      // Signed by its author, so kept and synced like every event, but without effect.
+      this.log.warn({ group: replica.groupId.slice(0, 7), author: r.author.slice(0, 7), event: r.id, kind: r.kind }, 'group op on a message of another author ignored');
+    }
   }
 
   private byConv(convId: string): GroupReplica | undefined {

@@ -42,6 +42,15 @@ interface DialTarget {
   dialing: boolean;
 }
 
+export interface LinkManagerOptions {
+  identity: Identity;
+  timing: Timing;
+  log: Logger;
+  hello: () => HelloFields;
+  /** Further ALPNs of the listener and their handlers (file streams: createListener). */
+  protocols?: Readonly<Record<string, (socket: tls.TLSSocket, peerId: PeerId) => void>>;
+}
+
 export class LinkManager extends EventEmitter<LinkManagerEvents> {
   private readonly links = new Map<PeerId, Link>();
   private readonly targets = new Map<PeerId, DialTarget>();
@@ -50,9 +59,9 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
   private stopped = false;
   port = 0;
 
-  private readonly opts: { identity: Identity; timing: Timing; log: Logger; hello: () => HelloFields };
+  private readonly opts: LinkManagerOptions;
 
-  constructor(opts: { identity: Identity; timing: Timing; log: Logger; hello: () => HelloFields }) {
+  constructor(opts: LinkManagerOptions) {
     super();
     this.opts = opts;
   }
@@ -63,6 +72,7 @@ export class LinkManager extends EventEmitter<LinkManagerEvents> {
       handshakeTimeoutMs: this.opts.timing.handshakeTimeoutMs,
       onPeer: (socket, peerId) => this.adopt(socket, peerId, 'in'),
       onReject: (reason, remote) => this.opts.log.info({ remote, reason }, 'rejected incoming connection'),
+      ...(this.opts.protocols ? { protocols: this.opts.protocols } : {}),
     });
     this.server = server;
     const tryListen = (p: number) =>

@@ -23,6 +23,7 @@ const CAPABILITY_OF: Partial<Record<Frame['t'], string>> = {
   typing: 'typing/1',
   gsync: 'groups/1',
   gev: 'groups/1',
+  xfer: 'files/1',
 };
 
 let nextLinkNumber = 1;

@@ -4,13 +4,43 @@
 // event-loop turn shares one transaction (one fsync), which is what makes durability cheap.
 import { EventEmitter } from 'node:events';
 import { monotonicFactory } from 'ulid';
-import type { MessageInfo, MessageState, PeerId } from '../../contract/contract.ts';
+import { LIMITS, type BroadcastInfo, type MessageInfo, type MessageState, type PeerId, type ReplyRef } from '../../contract/contract.ts';
 import type { Link } from '../links/link.ts';
 import type { LinkManager } from '../links/link-manager.ts';
 import type { Timing } from '../links/timing.ts';
 import type { Logger } from '../log.ts';
 import type { FrameOf } from '../protocol/frames.ts';
-import type { MessageRow, Store } from '../store/store.ts';
+import { parseOp, reactionsOf } from '../store/rich.ts';
+import type { IncomingOutcome, MessageRow, RichFields, Store, StoredOp } from '../store/store.ts';
+import type { AttachmentInfo } from '../../contract/contract.ts';
+
+/** Files in messages (main/core/attachments/node-files.ts sets it): PROTOCOL.md §14.1. */
+export interface MessengerFiles {
+  /** A file row's body fields (`file`, or for a peer without files/1 its name as text). */
+  body(row: MessageRow, caps?: ReadonlySet<string>): Partial<FrameOf<'msg'>['body']> | undefined;
+  /** A stored (or resent) incoming message whose body carries `file`, before it is announced. */
+  incoming(from: PeerId, frame: FrameOf<'msg'>): void;
+  info(messageId: string): AttachmentInfo | undefined;
+}
+
+/** The capability a peer needs before it is sent an op (edit, delete, react): PROTOCOL.md §8.5. */
+export const RICH_CAP = 'rich/1';
+
+/** A rich-message command the messenger refuses (api.ts maps the code). */
+export class MessageCommandError extends Error {
+  readonly code: 'invalid-args' | 'not-found' | 'unavailable';
+  constructor(code: MessageCommandError['code'], message: string) {
+    super(message);
+    this.name = 'MessageCommandError';
+    this.code = code;
+  }
+}
+
+/** The start of a quoted message: at most LIMITS.replyExcerpt code points. */
+export function excerptOf(text: string): string {
+  const cps = Array.from(text);
+  return cps.length <= LIMITS.replyExcerpt ? text : cps.slice(0, LIMITS.replyExcerpt).join('');
+}
 
 /**
  * Messages in flight on one link before we wait for acks. Throughput is about window / round
@@ -35,13 +65,19 @@ interface LinkState {
 
 export interface MessengerEvents {
   message: [MessageInfo];
+  /** A stored message changed (ops applied to it): never a new one. */
+  changed: [MessageInfo];
   read: [{ convId: string; peerId: PeerId; upTo: string }];
+  /** A broadcast I sent changed: one of its messages changed state. */
+  broadcast: [BroadcastInfo];
 }
 
 export class Messenger extends EventEmitter<MessengerEvents> {
   private readonly newId = monotonicFactory();
   private readonly linkStates = new Map<PeerId, LinkState>();
-  private sendQueue: Array<{ convId: string; peerId: PeerId; text: string; resolve: (m: MessageInfo) => void; reject: (e: Error) => void }> = [];
+  /** Set by the node's files wiring. */
+  files: MessengerFiles | null = null;
+  private sendQueue: Array<{ convId: string; peerId: PeerId; text: string; rich?: RichFields | undefined; attach?: ((row: MessageRow) => void) | undefined; resolve: (m: MessageInfo) => void; reject: (e: Error) => void }> = [];
   private incoming: Array<{ link: Link; frame: FrameOf<'msg'> }> = [];
   private acked: Array<{ link: Link; ids: string[] }> = [];
   private flushScheduled = false;
@@ -85,11 +121,80 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
   // ---- sending -------------------------------------------------------------------------
 
-  send(convId: string, peerId: PeerId, text: string): Promise<MessageInfo> {
+  /** `attach` runs once the row is stored, before it is announced or sent (a file offer's attachment row). */
+  send(convId: string, peerId: PeerId, text: string, rich?: RichFields, attach?: (row: MessageRow) => void): Promise<MessageInfo> {
     return new Promise((resolve, reject) => {
-      this.sendQueue.push({ convId, peerId, text, resolve, reject });
+      this.sendQueue.push({ convId, peerId, text, rich, attach, resolve, reject });
       this.scheduleFlush();
     });
+  }
+
+  /** A reply must quote a line of this conversation that this node holds. */
+  checkReply(convId: string, replyTo: string | undefined): void {
+    if (replyTo === undefined) return;
+    const target = this.store.getMessage(replyTo);
+    if (!target || target.convId !== convId || target.op !== null) throw new MessageCommandError('invalid-args', 'replyTo: no such message in this conversation');
+  }
+
+  /**
+   * Edit, delete or react in a direct conversation: checked here, then sent as an op (a message
+   * of its own, PROTOCOL.md §8.5) and applied to my copy in the same transaction. Resolves with
+   * the target as it is now.
+   */
+  async sendOp(op: StoredOp): Promise<MessageInfo> {
+    const target = this.store.getMessage(op.target);
+    if (!target || target.op !== null) throw new MessageCommandError('not-found', 'no such message');
+    const conv = this.store.getConversation(target.convId);
+    if (conv?.kind !== 'direct') throw new MessageCommandError('not-found', 'no such direct conversation');
+    if (op.k !== 'react' && target.author !== this.selfId) throw new MessageCommandError('invalid-args', 'only its author can edit or delete a message');
+    if (target.deleted) throw new MessageCommandError('invalid-args', 'the message is deleted');
+    // Until the peer holds it, the original is still in my outbox and would be resent as
+    // edited (or empty) text, which the peer could only take for a conflicting copy.
+    if (op.k !== 'react' && target.state !== 'delivered' && target.state !== 'read') {
+      throw new MessageCommandError('unavailable', 'the message has not been delivered yet: cancel it instead, or wait until it is delivered');
+    }
+    const link = this.links.get(conv.peerId);
+    if (link && !link.caps.has(RICH_CAP)) {
+      throw new MessageCommandError('unavailable', "the other side's Parley is too old for edits, deletions and reactions");
+    }
+    await this.send(conv.id, conv.peerId, '', { op });
+    return this.toInfo(this.store.getMessage(op.target)!);
+  }
+
+  /** The `msg` body for a stored row (also what a relay's mailbox gets, mailbox-client.ts). */
+  bodyOf(row: MessageRow, caps?: ReadonlySet<string>): FrameOf<'msg'>['body'] {
+    const op = parseOp(row.op);
+    if (op) return { text: '', op };
+    return {
+      text: row.text,
+      ...(row.replyTo ? { replyTo: row.replyTo } : {}),
+      ...(row.broadcast ? { broadcast: true } : {}),
+      ...this.files?.body(row, caps),
+    };
+  }
+
+  /** Tells the UI about a changed row: ops are not lines (their target is told instead). */
+  announce(row: MessageRow, stateOverride?: MessageState): void {
+    if (row.op !== null) return;
+    this.emit('message', this.toInfo(row, stateOverride));
+    if (row.broadcast && row.author === this.selfId) {
+      const b = this.broadcastInfo(row.id);
+      if (b) this.emit('broadcast', b);
+    }
+  }
+
+  /** Messages as they are now: `fresh` ones were just stored (new), the others changed by ops. */
+  private announceTouched(ids: Iterable<string>, fresh: ReadonlySet<string> = new Set()): void {
+    for (const id of ids) {
+      const row = this.store.getMessage(id);
+      if (row) this.emit(fresh.has(id) ? 'message' : 'changed', this.toInfo(row));
+    }
+  }
+
+  /** My broadcast that `messageId` was part of, with every recipient's state. */
+  broadcastInfo(messageId: string): BroadcastInfo | undefined {
+    const id = this.store.rich.broadcastOf(messageId);
+    return id === undefined ? undefined : this.store.rich.getBroadcast(id);
   }
 
   retry(id: string): MessageInfo | undefined {
@@ -107,9 +212,8 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const row = this.store.cancel(id) ?? this.store.getMessage(id);
     if (!row) return undefined;
     for (const s of this.linkStates.values()) s.inflight.delete(id);
-    const info = this.toInfo(row);
-    this.emit('message', info);
-    return info;
+    this.announce(row);
+    return this.toInfo(row);
   }
 
   /** Writes what the outbox holds for this peer to its link, in order, within the window. */
@@ -120,14 +224,17 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     while (state.inflight.size < WINDOW && state.link.writable) {
       const rows = this.store.outbox(peerId, state.cursor, Math.min(2048, WINDOW - state.inflight.size));
       if (rows.length === 0) return;
-      const sent: MessageInfo[] = [];
+      const sent: MessageRow[] = [];
       for (const row of rows) {
         state.cursor = row.outboxRowid;
+        // An op to a peer without rich/1 stays in the outbox (skipped, not in flight) until a
+        // link to an upgraded build: an older one would refuse a message without text.
+        if (row.op !== null && !state.link.caps.has(RICH_CAP)) continue;
         state.inflight.add(row.id);
-        state.link.send({ t: 'msg', id: row.id, conv: row.convId, author: row.author, seq: row.seq, lamport: row.lamport, ts: row.ts, body: { text: row.text } });
-        if (row.state === 'pending') sent.push(this.toInfo(row, 'sent'));
+        state.link.send({ t: 'msg', id: row.id, conv: row.convId, author: row.author, seq: row.seq, lamport: row.lamport, ts: row.ts, body: this.bodyOf(row, state.link.caps) });
+        if (row.state === 'pending') sent.push(row);
       }
-      for (const info of sent) this.emit('message', info);
+      for (const row of sent) this.announce(row, 'sent');
     }
   }
 
@@ -147,7 +254,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     // Whatever was in flight is unacknowledged: it is pending again and goes out on the next link.
     for (const id of state.inflight) {
       const row = this.store.getMessage(id);
-      if (row && row.state === 'pending') this.emit('message', this.toInfo(row, 'pending'));
+      if (row && row.state === 'pending') this.announce(row, 'pending');
     }
   }
 
@@ -175,7 +282,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     this.log.warn({ peer: link.peerId.slice(0, 7), code: frame.code, msg: frame.id }, 'peer rejected a message');
     this.linkStates.get(link.peerId)?.inflight.delete(frame.id);
     const changed = this.store.markRejected(frame.id);
-    if (changed) this.emit('message', this.toInfo(changed));
+    if (changed) this.announce(changed);
   }
 
   // ---- receiving -----------------------------------------------------------------------
@@ -198,7 +305,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     const state = this.linkStates.get(link.peerId);
     for (const row of changed) {
       state?.inflight.delete(row.id);
-      this.emit('message', this.toInfo(row));
+      this.announce(row);
     }
     this.emit('read', { convId: frame.conv, peerId: link.peerId, upTo: frame.upTo });
   }
@@ -244,14 +351,15 @@ export class Messenger extends EventEmitter<MessengerEvents> {
 
     if (sends.length > 0) {
       try {
-        const rows = this.store.insertOutgoing(
-          sends.map((s) => ({ id: this.newId(), convId: s.convId, author: this.selfId, text: s.text, ts: Date.now(), peerId: s.peerId })),
+        const { rows, touched } = this.store.insertOutgoingRich(
+          sends.map((s) => ({ id: this.newId(), convId: s.convId, author: this.selfId, text: s.text, ts: Date.now(), peerId: s.peerId, ...(s.rich ? { rich: s.rich } : {}) })),
         );
         rows.forEach((row, i) => {
-          const info = this.toInfo(row);
-          this.emit('message', info);
-          sends[i]!.resolve(info);
+          sends[i]!.attach?.(row);
+          this.announce(row);
+          sends[i]!.resolve(this.toInfo(row));
         });
+        this.announceTouched(touched);
         for (const peer of new Set(sends.map((s) => s.peerId))) this.pump(peer);
       } catch (err) {
         this.log.error({ err: (err as Error).message }, 'could not store outgoing messages');
@@ -268,7 +376,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
         const state = this.linkStates.get(a.link.peerId);
         if (state?.link === a.link) for (const id of a.ids) state.inflight.delete(id);
       }
-      for (const row of changed) this.emit('message', this.toInfo(row));
+      for (const row of changed) this.announce(row);
       for (const peer of new Set(acked.map((a) => a.link.peerId))) this.pump(peer);
     }
   }
@@ -287,9 +395,13 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       return false;
     });
     if (incoming.length === 0) return;
-    let outcomes: Array<'stored' | 'duplicate' | 'conflict'>;
+    let outcomes: IncomingOutcome[];
+    let touched: string[];
     try {
-      outcomes = this.store.insertIncoming(incoming.map((i) => i.frame));
+      const done = this.store.insertIncomingRich(incoming.map((i) => i.frame));
+      outcomes = done.outcomes;
+      touched = done.touched;
+      if (done.refused.length > 0) this.log.warn({ ops: done.refused.length }, 'dropped waiting ops on messages of another author');
     } catch (err) {
       // Not acked: the sender keeps them and tries again on the next link.
       this.log.error({ err: (err as Error).message }, 'could not store incoming messages');
@@ -298,6 +410,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
     }
     // Committed (synchronous=FULL): only now may the sender forget them.
     const acks = new Map<Link, string[]>();
+    const fresh = new Set<string>();
     incoming.forEach(({ link, frame }, i) => {
       const outcome = outcomes[i];
       if (outcome === 'conflict') {
@@ -305,14 +418,29 @@ export class Messenger extends EventEmitter<MessengerEvents> {
         link.send({ t: 'nack', id: frame.id, code: 'conflict' });
         return;
       }
+      if (outcome === 'invalid') {
+        // An edit or deletion of a message the peer did not write (or an op on an op, or on
+        // another conversation's message): not stored, and the sender is told.
+        this.log.warn({ peer: link.peerId.slice(0, 7), msg: frame.id, op: frame.body.op?.k }, 'refused an op the peer may not do');
+        link.send({ t: 'nack', id: frame.id, code: 'invalid' });
+        return;
+      }
       let list = acks.get(link);
       if (!list) acks.set(link, (list = []));
       list.push(frame.id);
+      if (frame.body.file) this.files?.incoming(link.peerId, frame);
       if (outcome === 'stored') {
         const { id, conv, author, seq, lamport, ts, body } = frame;
-        this.emit('message', { id, convId: conv, author, mine: false, seq, lamport, ts, text: body.text, state: 'delivered', overdue: false });
+        if (body.op) return; // an op is no line
+        fresh.add(id);
+        // A message that waiting ops just changed is told below, once, as it is now.
+        if (touched.includes(id)) return;
+        // The plain case without a lookup: most messages are nothing but text.
+        if (!body.replyTo && !body.broadcast && !body.file) this.emit('message', { id, convId: conv, author, mine: false, seq, lamport, ts, text: body.text, state: 'delivered', overdue: false });
+        else this.announceTouched([id], fresh);
       }
     });
+    this.announceTouched(touched, fresh);
     for (const [link, ids] of acks) {
       for (let i = 0; i < ids.length; i += 1024) link.send({ t: 'ack', ids: ids.slice(i, i + 1024) });
     }
@@ -324,7 +452,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
   private checkOverdue(): void {
     const cutoff = Date.now() - this.timing.deliveryDeadlineMs;
     const rows = this.store.overdue(this.overdueSwept, cutoff, 2000);
-    for (const row of rows) this.emit('message', this.toInfo(row));
+    for (const row of rows) this.announce(row);
     // A full page resumes from its last enqueue time next sweep (a repeated event is harmless).
     this.overdueSwept = rows.length === 2000 ? rows.at(-1)!.createdAt : cutoff;
   }
@@ -336,7 +464,7 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       const peerId = this.peerOf(row.convId);
       if (peerId && this.linkStates.get(peerId)?.inflight.has(row.id)) state = 'sent';
     }
-    return {
+    const info: MessageInfo = {
       id: row.id,
       convId: row.convId,
       author: row.author,
@@ -351,6 +479,36 @@ export class Messenger extends EventEmitter<MessengerEvents> {
       // still receive. It stays 'stored' (and in the outbox) until the recipient acks it.
       overdue: mine && (state === 'pending' || state === 'sent') && Date.now() - row.createdAt > this.timing.deliveryDeadlineMs,
     };
+    this.addRich(info, row);
+    // A deleted message shows no attachment: the line stays, its content goes.
+    const attachment = row.deleted ? undefined : this.files?.info(row.id);
+    if (attachment) info.attachment = attachment;
+    return info;
+  }
+
+  /** Replies, mentions, edits, deletion, reactions, broadcast mark (migration 0005). */
+  private addRich(info: MessageInfo, row: MessageRow): void {
+    if (row.replyTo) info.replyTo = this.replyRef(row.convId, row.replyTo);
+    if (row.mentions) {
+      const mentions = JSON.parse(row.mentions) as PeerId[];
+      info.mentions = mentions;
+      if (mentions.includes(this.selfId)) info.mentionsMe = true;
+    }
+    if (row.editedAt !== null) info.editedAt = row.editedAt;
+    if (row.deleted) info.deleted = true;
+    else if (row.reactions !== null) {
+      info.reactions = reactionsOf(row.reactions).map((r) => ({ emoji: r.emoji, by: r.by, mine: r.by.includes(this.selfId) }));
+    }
+    if (row.broadcast) info.broadcast = true;
+  }
+
+  /** The quoted message as this node holds it; a message of another conversation is not shown here. */
+  private replyRef(convId: string, id: string): ReplyRef {
+    const t = this.store.getMessage(id);
+    if (!t || t.convId !== convId || t.op !== null) return { id, author: null, excerpt: '' };
+    if (t.deleted) return { id, author: t.author, excerpt: '', deleted: true };
+    // A file sent without words is quoted by its name.
+    return { id, author: t.author, excerpt: excerptOf(t.text || (this.files?.info(id)?.name ?? '')) };
   }
 
   private readonly convPeers = new Map<string, PeerId>();

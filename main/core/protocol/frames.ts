@@ -11,7 +11,7 @@ export const ALPN = 'parley/1';
 /** Largest payload (bytes after the 4-byte length) either side accepts. */
 export const MAX_FRAME_BYTES = 256 * 1024;
 /** Capabilities this build understands; a frame type outside the negotiated set is not sent. */
-export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1', 'groups/1'] as const;
+export const CAPABILITIES = ['msg/1', 'receipts/1', 'presence/1', 'typing/1', 'groups/1', 'rich/1', 'files/1'] as const;
 /** Most listening addresses a Hello may announce. */
 export const MAX_HELLO_ADDRS = 16;
 
@@ -47,7 +47,57 @@ export const HelloFrame = z.object({
 export const PingFrame = z.object({ t: z.literal('ping'), n: u53 });
 export const PongFrame = z.object({ t: z.literal('pong'), n: u53 });
 
-export const MessageBody = z.object({ text: z.string().min(1).max(LIMITS.messageText) });
+/**
+ * What an op (capability `rich/1`) does to an earlier message of the same conversation. An op
+ * is itself a message (id, seq, lamport, outbox, ack) but never a line of history: the target
+ * changes instead (PROTOCOL.md §8.5).
+ */
+export const MessageOp = z.discriminatedUnion('k', [
+  z.object({ k: z.literal('edit'), target: ulid, text: z.string().min(1).max(LIMITS.messageText) }),
+  z.object({ k: z.literal('delete'), target: ulid }),
+  z.object({ k: z.literal('react'), target: ulid, emoji: z.string().min(1).max(32), on: z.boolean() }),
+]);
+export type MessageOp = z.infer<typeof MessageOp>;
+
+/**
+ * A file offered with a message (`files/1`, PROTOCOL.md §14.1): what to show before accepting,
+ * and the whole manifest, so that accepting needs nothing more than the parley-file stream.
+ * The receiver checks `thumb` itself (magic bytes, size) and drops a bad one, not the message.
+ */
+export const FileOfferWire = z.object({
+  /** Transfer ID: the `id` of the parley-file/1 `open`. */
+  transfer: ulid,
+  name: z.string().min(1).max(1024),
+  size: u53,
+  mime: z.string().min(1).max(255),
+  kind: z.enum(['file', 'image', 'audio', 'video', 'voice']).catch('file'),
+  /** chunkSize, chunk hashes (32 bytes each, at most 1,024) and the file's SHA-256. */
+  chunk: z.number().int().min(64 * 1024).max(16 * 1024 * 1024),
+  hashes: z.instanceof(Uint8Array).refine((b) => b.byteLength <= 1024 * 32, 'at most 1,024 hashes'),
+  hash: z.instanceof(Uint8Array).refine((b) => b.byteLength === 32, '32 bytes'),
+  thumb: z.instanceof(Uint8Array).refine((b) => b.byteLength <= LIMITS.thumbnailBytes, 'thumbnail too large').optional().catch(undefined),
+  w: z.number().int().min(1).max(100_000).optional().catch(undefined),
+  h: z.number().int().min(1).max(100_000).optional().catch(undefined),
+  dur: z.number().int().min(0).max(24 * 3600 * 1000).optional().catch(undefined),
+});
+export type FileOfferWire = z.infer<typeof FileOfferWire>;
+
+export const MessageBody = z
+  .object({
+    /** Empty only in an op (whose text, if any, is the op's). */
+    text: z.string().max(LIMITS.messageText),
+    /** The message this one answers (same conversation). Older builds ignore it. */
+    replyTo: ulid.optional(),
+    /** Group members named with @; in a direct message, ignored. */
+    mentions: z.array(PeerIdSchema).max(LIMITS.mentions).optional(),
+    /** Sent as an office-wide broadcast. Older builds ignore it. */
+    broadcast: z.boolean().optional(),
+    /** Only to peers with `rich/1`: older builds would refuse a message without text. */
+    op: MessageOp.optional(),
+    /** A file offered with this message (`files/1`); the text may then be empty. */
+    file: FileOfferWire.optional(),
+  })
+  .refine((b) => (b.op ? b.text === '' : b.text.length > 0 || b.file !== undefined), 'text must be non-empty, or empty in an op');
 
 export const MsgFrame = z.object({
   t: z.literal('msg'),
@@ -92,6 +142,11 @@ export const GroupEventsFrame = z.object({
   evs: z.array(SignedEventSchema).min(1).max(SYNC_BATCH.maxEvents),
   more: z.boolean(),
 });
+/**
+ * A file offer's fate, told to the other side (`files/1`): the receiver declined it, or either
+ * side canceled it. `id` is the transfer ID; only the offer's sender and receivers act on it.
+ */
+export const XferFrame = z.object({ t: z.literal('xfer'), id: ulid, state: z.enum(['declined', 'canceled']) });
 export const ByeFrame = z.object({ t: z.literal('bye'), reason: z.string().max(200) });
 
 export const Frame = z.discriminatedUnion('t', [
@@ -106,6 +161,7 @@ export const Frame = z.discriminatedUnion('t', [
   TypingFrame,
   GroupSyncFrame,
   GroupEventsFrame,
+  XferFrame,
   ByeFrame,
 ]);
 export type Frame = z.infer<typeof Frame>;

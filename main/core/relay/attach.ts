@@ -5,13 +5,17 @@
 // When a tunnel is wanted: the peer is in the relay's directory (online), we have no live link
 // to it, and we have something to say (outbox entries), a conversation with it, or a group in
 // common. Invitations from the relay are accepted from any member unless a direct link is
-// already up. Direct dialing continues underneath (LinkManager), and a direct link replaces
-// the relayed one.
+// already up (then only for a file stream, parley-file/1: the peer may be unable to dial us).
+// Direct dialing continues underneath (LinkManager), and a direct link replaces the relayed
+// one. File streams are tunnels of their own (fileTunnel), never links.
 import { EventEmitter } from 'node:events';
+import type tls from 'node:tls';
 import type { PeerId } from '../../contract/contract.ts';
 import { formatAddress } from '../links/address.ts';
 import type { Link } from '../links/link.ts';
 import type { Logger } from '../log.ts';
+import { FILE_ALPN } from '../files/stream-frames.ts';
+import { ALPN } from '../protocol/frames.ts';
 import type { ParleyNode } from '../node.ts';
 import { defaultRelayClientTiming, RelayClient, type RelayClientTiming, type RelayStatus } from './client.ts';
 import type { Member, RelayFrameOf } from './frames.ts';
@@ -65,6 +69,12 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
   private readonly retryMax: number;
   private readonly pairWaitMs: number;
   private readonly detach: Array<() => void> = [];
+  /**
+   * What each of my tunnel requests to a peer was for, oldest first: the relay answers every
+   * `connect` with one invite or connectFailed, in order, and neither says which request it
+   * answers. A file request holds its waiter.
+   */
+  private readonly asked = new Map<PeerId, Array<'chat' | FileWaiter>>();
 
   constructor(node: ParleyNode, opts: RelayAttachOptions) {
     super();
@@ -86,11 +96,15 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
 
     this.client.on('status', (s) => {
       this.emit('status', s);
+      // Requests made on a control connection that is gone are answered by nobody.
+      if (s.state !== 'connected') this.forgetRequests('the relay connection was lost');
       if (s.state === 'connected') this.scheduleCheck();
     });
     this.client.on('directory', (members) => this.onDirectory(members));
     this.client.on('invite', (inv) => this.onInvite(inv));
     this.client.on('connectFailed', (peer, reason) => {
+      const asked = this.asked.get(peer)?.shift();
+      if (asked && asked !== 'chat') return asked.reject(new Error(`relay: ${reason}`));
       const st = this.tunnels.get(peer);
       if (!st?.requested) return;
       st.requested = false;
@@ -136,6 +150,7 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    this.forgetRequests('stopped');
     for (const d of this.detach) d();
     await this.client.stop();
   }
@@ -215,6 +230,7 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
 
   private request(peerId: PeerId, st: TunnelState): void {
     if (!this.client.requestTunnel(peerId)) return;
+    this.askedOf(peerId).push('chat');
     st.requested = true;
     this.tunnelStats.requested++;
     const attempt = st.attempt;
@@ -227,14 +243,50 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
     }, this.pairWaitMs).unref();
   }
 
+  /** A parley-file/1 stream to `peerId` through this relay (I am the TLS client). */
+  fileTunnel(peerId: PeerId): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      if (this.stopped || !this.client.requestTunnel(peerId)) return reject(new Error('the relay is not connected'));
+      this.askedOf(peerId).push({ resolve, reject });
+    });
+  }
+
+  private askedOf(peerId: PeerId): Array<'chat' | FileWaiter> {
+    let q = this.asked.get(peerId);
+    if (!q) this.asked.set(peerId, (q = []));
+    return q;
+  }
+
+  private forgetRequests(why: string): void {
+    for (const q of this.asked.values()) for (const a of q) if (a !== 'chat') a.reject(new Error(why));
+    this.asked.clear();
+  }
+
   private onInvite(inv: RelayFrameOf<'invite'>): void {
     if (this.stopped) return;
     const peer = inv.peer;
     const existing = this.node.links.get(peer);
     const st = this.state(peer);
+    const direct = existing !== undefined && !existing.closed && existing.kind === 'direct';
+    if (!inv.server) {
+      const asked = this.asked.get(peer)?.shift();
+      if (asked && asked !== 'chat') {
+        this.client.openTunnel(inv, { alpn: FILE_ALPN }).then(asked.resolve, asked.reject);
+        return;
+      }
+    }
     // The answer to my own request (I am the TLS client of the tunnels I ask for).
     if (!inv.server && st.requested) st.requested = false;
-    if (existing && !existing.closed && existing.kind === 'direct') return;
+    // A peer with a direct link may still need a file stream through the relay (it cannot
+    // dial me): as TLS server I then accept parley-file/1 only.
+    if (direct && !inv.server) return;
+    if (direct) {
+      this.client.openTunnel(inv, { protocols: [FILE_ALPN] }).then(
+        (socket) => (this.stopped ? socket.destroy() : this.node.attachments.files.handleIncoming(socket, peer)),
+        (err: Error) => this.log.info({ peer: peer.slice(0, 7), err: err.message }, 'file tunnel failed'),
+      );
+      return;
+    }
     if (this.inProgress >= MAX_TUNNELS_IN_PROGRESS) return;
     if (inv.server) this.tunnelStats.accepted++;
     st.opening++;
@@ -251,11 +303,16 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
         this.scheduleCheck();
       } else this.failed(st, why);
     };
-    this.client.openTunnel(inv).then(
+    this.client.openTunnel(inv, inv.server ? { protocols: [ALPN, FILE_ALPN] } : {}).then(
       (socket) => {
         if (this.stopped) {
           socket.destroy();
           return settle(false, 'stopped');
+        }
+        // The requester asked for a file stream: not a link.
+        if (socket.alpnProtocol === FILE_ALPN) {
+          this.node.attachments.files.handleIncoming(socket, peer);
+          return settle(true, 'file stream');
         }
         const link = this.node.links.adoptRelayed(socket, peer, inv.server ? 'in' : 'out');
         if (!link) return settle(false, 'link manager refused the tunnel');
@@ -287,6 +344,11 @@ export class RelayAttachment extends EventEmitter<RelayAttachEvents> {
     const base = Math.min(this.retryMax, this.retryMin * 2 ** Math.min(attempt, 16));
     return Math.round(base * (0.75 + Math.random() * 0.5));
   }
+}
+
+interface FileWaiter {
+  resolve: (socket: tls.TLSSocket) => void;
+  reject: (err: Error) => void;
 }
 
 export function attachRelay(node: ParleyNode, opts: RelayAttachOptions): RelayAttachment {

@@ -184,9 +184,16 @@ export class RelayClient extends EventEmitter<RelayClientEvents> {
     return this.send(conn, { t: 'connect', peer: peerId });
   }
 
-  /** Follows an invitation: resolves with a TLS socket whose peer proved the invited ID. */
-  openTunnel(invite: RelayFrameOf<'invite'>): Promise<tls.TLSSocket> {
+  /**
+   * Follows an invitation: resolves with a TLS socket whose peer proved the invited ID.
+   * `alpn`: the one protocol offered as TLS client (default parley/1; file streams
+   * parley-file/1); `protocols`: those accepted as TLS server (the caller routes by the
+   * socket's alpnProtocol).
+   */
+  openTunnel(invite: RelayFrameOf<'invite'>, alpn?: { alpn?: string; protocols?: readonly string[] }): Promise<tls.TLSSocket> {
     return openTunnel({
+      ...(alpn?.alpn ? { alpn: alpn.alpn } : {}),
+      ...(alpn?.protocols ? { protocols: alpn.protocols } : {}),
       relay: { host: this.address.host, port: this.address.port },
       key: invite.key,
       server: invite.server,

@@ -79,11 +79,13 @@ export class MailboxClient {
         const rows = this.node.store.outbox(peerId, after, OUTBOX_PAGE);
         if (rows.length === 0) break;
         after = rows[rows.length - 1]!.outboxRowid;
-        const fresh = rows.filter((r) => !this.done.has(r.id) && r.author === this.node.identity.id);
+        // Ops (edits, reactions: rich/1) wait for a link: whether the recipient's build knows
+        // them is learnt only from its Hello.
+        const fresh = rows.filter((r) => !this.done.has(r.id) && r.author === this.node.identity.id && r.op === null);
         let batch: Envelope[] = [];
         let bytes = 0;
         for (const row of fresh) {
-          const msg: FrameOf<'msg'> = { t: 'msg', id: row.id, conv: row.convId, author: row.author, seq: row.seq, lamport: row.lamport, ts: row.ts, body: { text: row.text } };
+          const msg: FrameOf<'msg'> = { t: 'msg', id: row.id, conv: row.convId, author: row.author, seq: row.seq, lamport: row.lamport, ts: row.ts, body: this.node.messenger.bodyOf(row) };
           const e = sealMessage({ msg, to: peerId, sender: this.node.identity, recipientCert: cert });
           if (batch.length > 0 && (bytes + envelopeSize(e) > DEPOSIT_BATCH_BYTES || batch.length >= DEPOSIT_BATCH_ITEMS)) {
             const n = await this.send(peerId, batch);
@@ -116,7 +118,7 @@ export class MailboxClient {
     const reply = await this.client.deposit(batch);
     for (const id of reply.accepted) this.done.add(id);
     const changed = this.node.store.markStored(reply.accepted);
-    for (const row of changed) this.node.events.emit('message', this.node.messenger.toInfo(row));
+    for (const row of changed) this.node.messenger.announce(row);
     this.stats.deposited += reply.accepted.length;
     this.stats.refused += reply.refused.length;
     let quota = false;
@@ -179,13 +181,20 @@ export class MailboxClient {
         // The sender's certificate proved its ID (openEnvelope checked the key hash and the
         // signature): enough to seal a reply to it while it is offline, as after a link.
         for (const [author, cert] of senderCerts) store.setPeerCertificate(author, cert);
-        const outcomes = store.insertIncoming(valid);
+        const { outcomes, touched } = store.insertIncomingRich(valid);
+        const fresh = new Set(valid.filter((_, i) => outcomes[i] === 'stored').map((f) => f.id));
+        for (const id of touched) {
+          if (fresh.has(id)) continue; // new: told as a message below, as it is now
+          const row = store.getMessage(id);
+          if (row) this.node.events.emit('messageChanged', this.node.messenger.toInfo(row));
+        }
         valid.forEach((frame, i) => {
           const outcome = outcomes[i];
+          if (frame.body.file && (outcome === 'stored' || outcome === 'duplicate')) this.node.messenger.files?.incoming(frame.author, frame);
           if (outcome === 'stored') {
             this.stats.received++;
             const row = store.getMessage(frame.id);
-            if (row) this.node.events.emit('message', this.node.messenger.toInfo(row));
+            if (row && row.op === null) this.node.events.emit('message', this.node.messenger.toInfo(row));
           } else if (outcome === 'duplicate') this.stats.duplicates++;
           else {
             this.stats.invalid++;

@@ -6,7 +6,7 @@ import type Database from 'better-sqlite3';
 import type { PeerId } from '../../contract/contract.ts';
 import { shortId } from '../identity/peer-id.ts';
 import type { MessagesRepo } from './messages-repo.ts';
-import { CONVERSATION_COLUMNS, ORDER, ORDER_DESC, messageColumns, type ConversationRow, type MessageRow, type OrderKey } from './rows.ts';
+import { CONVERSATION_COLUMNS, OPS, ORDER, ORDER_DESC, VISIBLE, messageColumns, type ConversationRow, type MessageRow, type OrderKey } from './rows.ts';
 
 type KeyArgs = [number, string, number, string];
 const keyArgs = (k: OrderKey): KeyArgs => [k.lamport, k.author, k.seq, k.id];
@@ -48,7 +48,7 @@ export class ConversationsRepo {
     this.setPeerReadStmt = db.prepare<[string, string]>('UPDATE conversations SET peer_read_upto = ? WHERE id = ?');
     this.isAfter = db.prepare<[...KeyArgs, ...KeyArgs], number>('SELECT (?, ?, ?, ?) > (?, ?, ?, ?)').pluck();
     this.lastOfPeerAtOrBefore = db.prepare<[string, string, ...KeyArgs], OrderKey>(
-      `SELECT lamport, author, seq, id FROM messages WHERE conv_id = ? AND author != ? AND ${ORDER} <= (?, ?, ?, ?)
+      `SELECT lamport, author, seq, id FROM messages WHERE conv_id = ? AND author != ? AND ${VISIBLE} AND ${ORDER} <= (?, ?, ?, ?)
        ORDER BY ${ORDER_DESC} LIMIT 1`,
     );
     const incoming = "UPDATE messages SET state = 'read' WHERE conv_id = ? AND author != ? AND state = 'delivered'";
@@ -63,9 +63,15 @@ export class ConversationsRepo {
     this.readMineAfter = db.prepare<[string, string, ...KeyArgs, ...KeyArgs], MessageRow>(
       `${mine} AND ${ORDER} <= (?, ?, ?, ?) AND ${ORDER} > (?, ?, ?, ?) RETURNING ${cols}`,
     );
-    this.unreadAll = db.prepare<[string, string], number>('SELECT count(*) FROM messages WHERE conv_id = ? AND author != ?').pluck();
-    this.unreadAfter = db.prepare<[string, string, ...KeyArgs], number>(
-      `SELECT count(*) FROM messages WHERE conv_id = ? AND author != ? AND ${ORDER} > (?, ?, ?, ?)`,
+    // Ops (edits, reactions, ...) are not lines and never unread: all rows minus the ops, both
+    // counted from an index alone (messages_order, messages_ops).
+    this.unreadAll = db.prepare<{ conv: string; self: string }, number>(
+      `SELECT (SELECT count(*) FROM messages WHERE conv_id = @conv AND author != @self)
+            - (SELECT count(*) FROM messages WHERE conv_id = @conv AND author != @self AND ${OPS})`,
+    ).pluck();
+    this.unreadAfter = db.prepare<{ conv: string; self: string; l: number; a: string; s: number; i: string }, number>(
+      `SELECT (SELECT count(*) FROM messages WHERE conv_id = @conv AND author != @self AND ${ORDER} > (@l, @a, @s, @i))
+            - (SELECT count(*) FROM messages WHERE conv_id = @conv AND author != @self AND ${OPS} AND ${ORDER} > (@l, @a, @s, @i))`,
     ).pluck();
     this.unqueue = db.prepare<[string]>('DELETE FROM outbox WHERE message_id = ?');
 
@@ -130,7 +136,9 @@ export class ConversationsRepo {
   unreadCount(convId: string, selfId: PeerId): number {
     const conv = this.requireConversation(convId);
     const marker = conv.readUpTo ? this.messages.orderKey(conv.readUpTo, convId) : undefined;
-    return marker ? this.unreadAfter.get(convId, selfId, ...keyArgs(marker))! : this.unreadAll.get(convId, selfId)!;
+    return marker
+      ? this.unreadAfter.get({ conv: convId, self: selfId, l: marker.lamport, a: marker.author, s: marker.seq, i: marker.id })!
+      : this.unreadAll.get({ conv: convId, self: selfId })!;
   }
 
   applyPeerRead(convId: string, upTo: string, selfId: PeerId): MessageRow[] {

@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { PeerId } from '../../contract/contract.ts';
 import type { GroupEvent, GroupId, SignedEvent } from '../groups/group-message.ts';
 import type { Verdict } from '../groups/membership.ts';
+import { opJson, type RichRepo, type StoredOp } from './rich.ts';
 import { messageColumns, type MessageRow } from './rows.ts';
 
 export interface GroupRow {
@@ -45,6 +46,24 @@ export interface GroupCommitResult {
   shown: MessageRow[];
   /** Message IDs that left the history (their event lost its effect). */
   hidden: string[];
+  /** Messages that an edit, deletion or reaction changed (rich.ts). */
+  touched: string[];
+  /** Ops that are not allowed (an edit or deletion of someone else's message): stored as events, without effect. */
+  refusedOps: Array<{ id: string; author: PeerId; kind: string }>;
+}
+
+/** The op an edit/delete/react event is, in the store's form. */
+function opOf(e: GroupEvent): StoredOp | null {
+  switch (e.kind) {
+    case 'edit':
+      return { k: 'edit', target: e.body.target, text: e.body.text };
+    case 'delete':
+      return { k: 'delete', target: e.body.target };
+    case 'react':
+      return { k: 'react', target: e.body.target, emoji: e.body.emoji, on: e.body.on };
+    default:
+      return null;
+  }
 }
 
 export function groupConversationId(groupId: GroupId): string {
@@ -73,7 +92,10 @@ export class GroupsRepo {
   private readonly eventsStmt;
   private readonly commitTx;
 
-  constructor(db: Database.Database) {
+  private readonly rich: RichRepo;
+
+  constructor(db: Database.Database, rich: RichRepo) {
+    this.rich = rich;
     this.getStmt = db.prepare<[string], RawGroup>(`SELECT ${GROUP_COLS} FROM groups WHERE id = ?`);
     this.listStmt = db.prepare<[], RawGroup>(`SELECT ${GROUP_COLS} FROM groups ORDER BY created_at, id`);
     this.upsertGroup = db.prepare<[{ id: string; conv: string; name: string; owner: string | null; members: string; isMember: number; now: number }]>(
@@ -93,9 +115,28 @@ export class GroupsRepo {
     this.setVerdict = db.prepare<[number, string | null, string, string]>('UPDATE group_events SET ok = ?, reason = ? WHERE group_id = ? AND id = ?');
     // A member could make an event ID equal to one of my direct messages' IDs: the event stays
     // stored (and synced), it just has no row of its own in history.
-    this.insertMsg = db.prepare<[{ id: string; conv: string; author: string; seq: number; lamport: number; ts: number; text: string; state: string; now: number }], MessageRow>(
-      `INSERT INTO messages (id, conv_id, author, seq, lamport, ts, text, state, created_at)
-       VALUES (@id, @conv, @author, @seq, @lamport, @ts, @text, @state, @now)
+    this.insertMsg = db.prepare<
+      [
+        {
+          id: string;
+          conv: string;
+          author: string;
+          seq: number;
+          lamport: number;
+          ts: number;
+          text: string;
+          state: string;
+          now: number;
+          replyTo: string | null;
+          mentions: string | null;
+          op: string | null;
+          opTarget: string | null;
+        },
+      ],
+      MessageRow
+    >(
+      `INSERT INTO messages (id, conv_id, author, seq, lamport, ts, text, state, created_at, reply_to, mentions, op, op_target)
+       VALUES (@id, @conv, @author, @seq, @lamport, @ts, @text, @state, @now, @replyTo, @mentions, @op, @opTarget)
        ON CONFLICT (id) DO NOTHING RETURNING ${messageColumns()}`,
     );
     this.deleteMsg = db.prepare<[string, string]>('DELETE FROM messages WHERE id = ? AND conv_id = ?');
@@ -117,8 +158,14 @@ export class GroupsRepo {
       });
       const shown: MessageRow[] = [];
       const hidden: string[] = [];
+      const touched: string[] = [];
+      const refusedOps: GroupCommitResult['refusedOps'] = [];
       let lamport = 0;
+      // In the order given (group order): an op before its target waits as a row, and the
+      // target's arrival applies it (rich.ts).
       const show = (r: GroupEventRecord) => {
+        const op = opOf(r.e);
+        const text = r.e.kind === 'text' ? r.e.body : null;
         const row = this.insertMsg.get({
           id: r.e.id,
           conv,
@@ -129,9 +176,29 @@ export class GroupsRepo {
           text: rowText(r.e),
           state: r.e.author === c.selfId ? 'sent' : 'delivered',
           now,
+          replyTo: text?.replyTo ?? null,
+          mentions: text?.mentions?.length ? JSON.stringify(text.mentions) : null,
+          op: op ? opJson(op) : null,
+          opTarget: op?.target ?? null,
         });
-        if (row) shown.push(row);
         lamport = Math.max(lamport, r.e.lamport);
+        if (!row) return;
+        if (op) {
+          const outcome = this.rich.apply(conv, r.e.author, r.e.ts, op);
+          if (outcome === 'applied') touched.push(op.target);
+          else if (outcome === 'refused') {
+            this.deleteMsg.run(r.e.id, conv);
+            refusedOps.push({ id: r.e.id, author: r.e.author, kind: r.e.kind });
+          }
+          return;
+        }
+        shown.push(row);
+        const w = this.rich.applyWaiting(conv, [row.id]);
+        touched.push(...w.touched);
+        for (const x of w.refused) {
+          this.deleteMsg.run(x.id, conv);
+          refusedOps.push({ id: x.id, author: x.author, kind: 'op' });
+        }
       };
       for (const r of c.stored) {
         const e = r.e;
@@ -157,7 +224,7 @@ export class GroupsRepo {
         else if (this.deleteMsg.run(r.e.id, conv).changes > 0) hidden.push(r.e.id);
       }
       if (lamport > 0) this.raiseLamport.run(lamport, conv);
-      return { shown, hidden };
+      return { shown, hidden, touched: [...new Set(touched)].filter((id) => !hidden.includes(id)), refusedOps };
     });
   }
 

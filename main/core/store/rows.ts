@@ -42,6 +42,19 @@ export interface MessageRow {
   state: MessageState;
   /** When this store wrote the row (local clock). */
   createdAt: number;
+  // ---- migration 0005 (rich.ts has the folding)
+  /** The message this one answers. */
+  replyTo: string | null;
+  /** JSON array of peer IDs named with @ (groups). */
+  mentions: string | null;
+  broadcast: 0 | 1;
+  /** JSON of the op (edit/delete/react) when this row is one: never a line of history. */
+  op: string | null;
+  /** The author's wall clock of the latest edit applied. */
+  editedAt: number | null;
+  deleted: 0 | 1;
+  /** JSON [{emoji, by}] in order of first use; null when none. */
+  reactions: string | null;
 }
 
 /** A message's place in conversation order. */
@@ -56,6 +69,10 @@ export interface OrderKey {
 export const ORDER = '(lamport, author, seq, id)';
 export const ORDER_DESC = 'lamport DESC, author DESC, seq DESC, id DESC';
 export const ORDER_ASC = 'lamport, author, seq, id';
+/** Rows that are lines of history (not ops, migration 0005). */
+export const VISIBLE = 'op IS NULL';
+/** Op rows: the condition of the partial index messages_ops, which counts them index-only. */
+export const OPS = 'op IS NOT NULL';
 
 /**
  * MessageRow columns; `table` qualifies them for joins (RETURNING takes them bare). 'stored' is
@@ -65,7 +82,7 @@ export const ORDER_ASC = 'lamport, author, seq, id';
 export function messageColumns(table?: string): string {
   const p = table ? `${table}.` : '';
   const state = `CASE WHEN ${p}stored_at IS NOT NULL AND ${p}state IN ('pending', 'sent') THEN 'stored' ELSE ${p}state END`;
-  return `${p}rowid AS rowid, ${p}id AS id, ${p}conv_id AS convId, ${p}author AS author, ${p}seq AS seq, ${p}lamport AS lamport, ${p}ts AS ts, ${p}text AS text, ${state} AS state, ${p}created_at AS createdAt`;
+  return `${p}rowid AS rowid, ${p}id AS id, ${p}conv_id AS convId, ${p}author AS author, ${p}seq AS seq, ${p}lamport AS lamport, ${p}ts AS ts, ${p}text AS text, ${state} AS state, ${p}created_at AS createdAt, ${p}reply_to AS replyTo, ${p}mentions AS mentions, ${p}broadcast AS broadcast, ${p}op AS op, ${p}edited_at AS editedAt, ${p}deleted AS deleted, ${p}reactions AS reactions`;
 }
 
 export const CONVERSATION_COLUMNS =

@@ -3,10 +3,12 @@
 // ack or report a message as stored.
 import type Database from 'better-sqlite3';
 import type { KeyChange, PeerId } from '../../contract/contract.ts';
+import { AttachmentsRepo } from './attachments-repo.ts';
 import { ConversationsRepo, directConversationId } from './conversations-repo.ts';
 import { openDatabase } from './db.ts';
 import { GroupsRepo, groupConversationId, type GroupCommit, type GroupCommitResult, type GroupEventRecord, type GroupRow } from './groups-repo.ts';
-import { MessagesRepo, type IncomingOutcome, type MsgFrameLike, type OutboxRow, type OutgoingMessage } from './messages-repo.ts';
+import { MessagesRepo, type IncomingOutcome, type MsgFrameLike, type OutboxRow, type OutgoingMessage, type RichFields } from './messages-repo.ts';
+import type { RichRepo, StoredOp } from './rich.ts';
 import { PeersRepo, type PeerUpdate } from './peers-repo.ts';
 import type { ConversationRow, MessageRow, PeerRow } from './rows.ts';
 import { MessageSearch, type SearchResult } from './search.ts';
@@ -16,6 +18,7 @@ export { StoreError, type StoreErrorCode } from './db.ts';
 export type { ContactRow, PeerTrust };
 export type { GroupCommit, GroupCommitResult, GroupEventRecord, GroupRow };
 export { groupConversationId };
+export type { RichFields, StoredOp };
 export type { ConversationRow, IncomingOutcome, MessageRow, MsgFrameLike, OutboxRow, OutgoingMessage, PeerRow, PeerUpdate, SearchResult };
 
 export type ConversationSummary = ConversationRow & { unread: number; last: MessageRow | null };
@@ -33,15 +36,18 @@ export class Store {
   private readonly fts: MessageSearch;
   private readonly trust: TrustRepo;
   private readonly groupsRepo: GroupsRepo;
+  /** Files offered with messages (migration 0006; main/core/attachments). */
+  readonly attachments: AttachmentsRepo;
 
   constructor(db: Database.Database) {
     this.db = db;
+    this.attachments = new AttachmentsRepo(db);
     this.peers = new PeersRepo(db);
     this.messages = new MessagesRepo(db);
     this.conversations = new ConversationsRepo(db, this.messages);
     this.fts = new MessageSearch(db);
     this.trust = new TrustRepo(db);
-    this.groupsRepo = new GroupsRepo(db);
+    this.groupsRepo = new GroupsRepo(db, this.messages.rich);
   }
 
   close(): void {
@@ -140,6 +146,21 @@ export class Store {
   /** One transaction. The conversations must exist. */
   insertIncoming(batch: MsgFrameLike[]): IncomingOutcome[] {
     return this.messages.insertIncoming(batch);
+  }
+
+  /** insertOutgoing, also naming the messages my ops in the batch changed (rich.ts). */
+  insertOutgoingRich(batch: OutgoingMessage[]): { rows: MessageRow[]; touched: string[] } {
+    return this.messages.insertOutgoingRich(batch);
+  }
+
+  /** insertIncoming, also naming the messages ops changed and the waiting ops dropped as not allowed. */
+  insertIncomingRich(batch: MsgFrameLike[]): { outcomes: IncomingOutcome[]; touched: string[]; refused: string[] } {
+    return this.messages.insertIncomingRich(batch);
+  }
+
+  /** Ops, reactions and broadcasts (migration 0005). */
+  get rich(): RichRepo {
+    return this.messages.rich;
   }
 
   getMessage(id: string): MessageRow | undefined {
