@@ -119,9 +119,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-export function launchChromium(): Promise<Browser> {
+/** `extraArgs`: e.g. autoplay without a gesture, or a fake microphone, for media tests. */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { PeerId } from '../../../main/contract/contract.ts';
+import { BroadcastDialog } from '../features/broadcast/BroadcastDialog.tsx';
 import { ConversationView } from '../features/conversation/ConversationView.tsx';
 import { DiagnosticsDialog } from '../features/diagnostics/DiagnosticsDialog.tsx';
 import { FirstRun } from '../features/first-run/FirstRun.tsx';
@@ -18,7 +19,7 @@ import { cleanPeer } from './labels.ts';
 import { loadPrefs, savePrefs, type Prefs } from './prefs.ts';
 import type { AppStore } from './store.ts';
 
-type Modal = 'settings' | 'add' | 'newGroup' | 'search' | 'details' | 'verify' | 'diagnostics' | null;
+type Modal = 'settings' | 'add' | 'newGroup' | 'search' | 'details' | 'verify' | 'diagnostics' | 'broadcast' | null;
 
 function useSystemDark(): boolean {
   const query = useMemo(() => window.matchMedia('(prefers-color-scheme: dark)'), []);
@@ -153,6 +154,9 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
           <button type="button" className="add-button" onClick={() => setModal('newGroup')} aria-label={t('groups.new')} title={t('groups.new')} data-testid="new-group">
             <Icon name="group" />
           </button>
+          <button type="button" className="add-button" onClick={() => setModal('broadcast')} aria-label={t('broadcast.open')} title={t('broadcast.open')} data-testid="broadcast-open">
+            <Icon name="megaphone" />
+          </button>
         </div>
         <nav aria-label={t('people.title')} className="people-nav">
           <GroupList store={store} version={version} filter={filter} onSelect={selectGroup} />
@@ -205,6 +209,8 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
         <PeerDetailsDialog store={store} peer={peer} self={self} focus={modal === 'verify' ? 'verify' : undefined} onClose={() => setModal(null)} />
       ) : modal === 'diagnostics' ? (
         <DiagnosticsDialog store={store} onClose={() => setModal(null)} />
+      ) : modal === 'broadcast' ? (
+        <BroadcastDialog store={store} version={version} onClose={() => setModal(null)} />
       ) : null}
       <div className="notices" aria-live="assertive">
         {store.notices.map((n) => (

@@ -16,7 +16,7 @@ export function upsertMessage(list: MessageInfo[], m: MessageInfo): MessageInfo[
   for (let i = list.length - 1; i >= 0; i--) {
     const cur = list[i]!;
     if (cur.id === m.id) {
-      if (cur.state === m.state && cur.overdue === m.overdue && cur.text === m.text) return list;
+      if (sameMessage(cur, m)) return list;
       const next = list.slice();
       next[i] = m;
       return next;
@@ -29,6 +29,15 @@ export function upsertMessage(list: MessageInfo[], m: MessageInfo): MessageInfo[
     }
   }
   return [m, ...list];
+}
+
+/** Whether an event for a message changes nothing on screen (a repeat), so the list can stay as it is. */
+export function sameMessage(a: MessageInfo, b: MessageInfo): boolean {
+  if (a === b) return true;
+  if (a.state !== b.state || a.overdue !== b.overdue || a.text !== b.text || a.editedAt !== b.editedAt || !!a.deleted !== !!b.deleted) return false;
+  // The rest is small: comparing it as JSON is cheaper than a re-render.
+  const rest = (m: MessageInfo) => JSON.stringify([m.reactions ?? null, m.attachment ?? null, m.replyTo ?? null, m.mentions ?? null, m.mentionsMe ?? false, m.broadcast ?? false]);
+  return rest(a) === rest(b);
 }
 
 /** Older page + current list, dropping any overlap. */

@@ -3,6 +3,9 @@
 // mutated, so memoised views can compare by identity.
 import {
   LIMITS,
+  type AttachmentKind,
+  type BroadcastInfo,
+  type CommandArgs,
   type ConversationInfo,
   type DirectConversationInfo,
   type GroupConversationInfo,
@@ -13,6 +16,7 @@ import {
   type SelfInfo,
   type Settings,
   type SettingsUpdate,
+  type TransferView,
 } from '../../../main/contract/contract.ts';
 import type { ConnectionState, Transport } from '../transport/transport.ts';
 import { cleanPeer, cleanSelf } from './labels.ts';
@@ -93,6 +97,13 @@ export class AppStore {
   /** The core's settings (theme and language are prefs.ts, per screen). */
   settings: Settings | null = null;
   relays: RelayInfo[] = [];
+  /** Per conversation: the message the composer answers (reply) or replaces (edit). */
+  readonly replying = new Map<string, MessageInfo>();
+  readonly editing = new Map<string, MessageInfo>();
+  /** My broadcasts, newest first; null until the broadcasts view asked for them. */
+  broadcasts: BroadcastInfo[] | null = null;
+  /** Files being posted to the host before they become offers, per conversation. */
+  readonly uploading = new Map<string, readonly string[]>();
 
   private readonly transport: Transport;
   private readonly listeners = new Set<() => void>();
@@ -129,6 +140,7 @@ export class AppStore {
 
   async start(): Promise<void> {
     this.transport.on('message', (m) => this.onMessage(m));
+    this.transport.on('messageChanged', (m) => this.onMessage(m, true));
     this.transport.on('peer', (p) => {
       this.peers.set(p.id, cleanPeer(p));
       // Typing travels over the link; without one, nobody can still be typing.
@@ -143,6 +155,13 @@ export class AppStore {
       else if (conv) void this.selectGroup(conv.info.id);
     });
     this.transport.on('conversation', (c) => this.upsertConv(c));
+    this.transport.on('transfer', (e) => this.onTransfer(e.convId, e.messageId, e.transfer));
+    this.transport.on('broadcast', (b) => {
+      if (!this.broadcasts) return;
+      const rest = this.broadcasts.filter((x) => x.id !== b.id);
+      this.broadcasts = [b, ...rest].sort((x, y) => y.ts - x.ts);
+      this.changed();
+    });
     this.transport.on('messagesHidden', ({ convId, ids }) => {
       const conv = this.convs.get(convId);
       if (!conv) return;
@@ -466,7 +485,8 @@ export class AppStore {
     this.changed();
   }
 
-  private onMessage(m: MessageInfo): void {
+  /** `changed`: the core said this is a message stored earlier (edited, reacted to, ...), not a new one. */
+  private onMessage(m: MessageInfo, changed = false): void {
     const conv = this.convs.get(m.convId);
     if (!conv) {
       // A conversation started by the other side: fetch its summary.
@@ -480,10 +500,14 @@ export class AppStore {
     const isNewest = !last || last.id === m.id || compareMessages(last, m) <= 0;
     let info = conv.info;
     if (isNewest) info = { ...info, lastMessage: m };
+    // A received message is stored once; changes to it (an edit, a deletion, a reaction, a
+    // transfer moving) come as messageChanged and are neither new nor unread.
+    const known = changed || last?.id === m.id || !!conv.messages?.some((x) => x.id === m.id);
+    this.composerTargetChanged(m);
     // Events for received messages fire once, when stored; so each one is new and unread
     // until markRead says otherwise (the core counts it the same way).
     const open = this.isOpen(conv) && conv.messages !== null;
-    if (!m.mine) {
+    if (!m.mine && !known) {
       info = { ...info, unread: info.unread + 1 };
       if (open && !this.atBottom) this.arrivedBelow.set(conv.info.id, (this.arrivedBelow.get(conv.info.id) ?? 0) + 1);
       // The message they were typing is here.
@@ -501,21 +525,159 @@ export class AppStore {
       }
     }
     this.changed();
-    if (!m.mine && open) void this.markRead(conv);
+    if (!m.mine && !known && open) void this.markRead(conv);
   }
 
-  async send(convId: string, text: string): Promise<boolean> {
-    try {
-      const m = await this.transport.call('send', { convId, text });
-      const conv = this.convs.get(convId);
-      if (conv) conv.info = { ...conv.info, lastMessage: m };
-      if (conv?.messages && !conv.hasNewer) {
-        conv.messages = upsertMessage(conv.messages, m);
-        conv.followAppends = true;
+  /** A quoted or edited message changed under the composer: follow it, or let go of it. */
+  private composerTargetChanged(m: MessageInfo): void {
+    for (const map of [this.replying, this.editing]) {
+      const cur = map.get(m.convId);
+      if (cur?.id !== m.id) continue;
+      if (m.deleted) map.delete(m.convId);
+      else map.set(m.convId, m);
+    }
+  }
+
+  /** Progress of one transfer: only its attachment's view changes. */
+  private onTransfer(convId: string, messageId: string, transfer: TransferView): void {
+    const conv = this.convs.get(convId);
+    if (!conv) return;
+    const patch = (m: MessageInfo): MessageInfo => (m.attachment ? { ...m, attachment: { ...m.attachment, transfer } } : m);
+    let touched = false;
+    if (conv.messages) {
+      const i = conv.messages.findIndex((x) => x.id === messageId);
+      if (i >= 0 && conv.messages[i]!.attachment) {
+        const next = conv.messages.slice();
+        next[i] = patch(next[i]!);
+        conv.messages = next;
+        touched = true;
       }
+    }
+    if (conv.info.lastMessage?.id === messageId) {
+      conv.info = { ...conv.info, lastMessage: patch(conv.info.lastMessage) };
+      touched = true;
+    }
+    if (touched) this.changed();
+  }
+
+  /** Starts (or, with null, ends) answering a message in the composer. */
+  setReplying(convId: string, m: MessageInfo | null): void {
+    if (m) {
+      this.replying.set(convId, m);
+      this.editing.delete(convId);
+    } else this.replying.delete(convId);
+    this.changed();
+  }
+
+  setEditing(convId: string, m: MessageInfo | null): void {
+    if (m) {
+      this.editing.set(convId, m);
+      this.replying.delete(convId);
+    } else this.editing.delete(convId);
+    this.changed();
+  }
+
+  /** My newest message that can still be edited (text, not deleted), for Up in an empty composer. */
+  lastEditable(convId: string): MessageInfo | undefined {
+    const list = this.convs.get(convId)?.messages ?? [];
+    return findLast(list, (m) => m.mine && !m.deleted && !m.change && m.text.length > 0 && m.state !== 'canceled');
+  }
+
+  /**
+   * Calls a command that answers with the changed message (edit, delete, react, file
+   * actions) and shows the result at once rather than waiting for its event.
+   */
+  async act<K extends 'editMessage' | 'deleteMessage' | 'react' | 'acceptFile' | 'declineFile' | 'cancelTransfer' | 'retryTransfer'>(
+    name: K,
+    args: CommandArgs<K>,
+  ): Promise<boolean> {
+    try {
+      const m = (await this.transport.call(name, args)) as MessageInfo;
+      this.onMessage(m, true);
+      return true;
+    } catch (err) {
+      this.notify((err as Error).message);
+      return false;
+    }
+  }
+
+  async showInFolder(messageId: string): Promise<void> {
+    try {
+      await this.transport.call('showInFolder', { messageId });
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  /** A message I sent (text or file) goes into its conversation at once. */
+  private sent(convId: string, m: MessageInfo): void {
+    const conv = this.convs.get(convId);
+    if (conv) conv.info = { ...conv.info, lastMessage: m };
+    if (conv?.messages && !conv.hasNewer) {
+      conv.messages = upsertMessage(conv.messages, m);
+      conv.followAppends = true;
+    }
+    this.changed();
+  }
+
+  /**
+   * Posts the bytes to the host ('/upload'), then offers them in the conversation. The
+   * upload is the slow local part; the transfer to the peers shows on the message itself.
+   */
+  async sendFile(
+    convId: string,
+    file: Blob,
+    meta: { name: string; kind: AttachmentKind; thumbnail?: string; width?: number; height?: number; durationMs?: number; replyTo?: string },
+  ): Promise<boolean> {
+    this.uploading.set(convId, [...(this.uploading.get(convId) ?? []), meta.name]);
+    this.changed();
+    try {
+      const upload = await this.transport.upload(file, meta.name);
+      const { name: _name, ...rest } = meta;
+      const m = await this.transport.call('sendFile', { convId, upload, ...rest });
+      this.sent(convId, m);
+      if (this.convs.get(convId)?.hasNewer) await this.showLatest(convId);
+      return true;
+    } catch (err) {
+      this.notify((err as Error).message);
+      return false;
+    } finally {
+      const left = [...(this.uploading.get(convId) ?? [])];
+      const at = left.indexOf(meta.name);
+      if (at >= 0) left.splice(at, 1);
+      if (left.length) this.uploading.set(convId, left);
+      else this.uploading.delete(convId);
       this.changed();
+    }
+  }
+
+  async loadBroadcasts(): Promise<void> {
+    try {
+      this.broadcasts = await this.transport.call('listBroadcasts', { limit: 50 });
+      this.changed();
+    } catch (err) {
+      this.notify((err as Error).message);
+    }
+  }
+
+  async broadcast(text: string): Promise<BroadcastInfo | null> {
+    try {
+      const b = await this.transport.call('broadcast', { text });
+      this.broadcasts = [b, ...(this.broadcasts ?? []).filter((x) => x.id !== b.id)];
+      this.changed();
+      return b;
+    } catch (err) {
+      this.notify((err as Error).message);
+      return null;
+    }
+  }
+
+  async send(convId: string, text: string, extra: { replyTo?: string; mentions?: PeerId[] } = {}): Promise<boolean> {
+    try {
+      const m = await this.transport.call('send', { convId, text, ...extra });
+      this.sent(convId, m);
       // Sent from deep in the history: show where it went.
-      if (conv?.hasNewer) await this.showLatest(convId);
+      if (this.convs.get(convId)?.hasNewer) await this.showLatest(convId);
       return true;
     } catch (err) {
       this.notify((err as Error).message);
@@ -544,7 +706,7 @@ export class AppStore {
    * a page on either side (`around`), so a jump into 100,000 messages costs one page, not the
    * whole history; scrolling from there loads older and newer pages.
    */
-  async jumpTo(m: MessageInfo): Promise<void> {
+  async jumpTo(m: Pick<MessageInfo, 'id' | 'convId'>): Promise<void> {
     const conv = this.convs.get(m.convId);
     if (!conv) return;
     if (!conv.messages?.some((x) => x.id === m.id)) {

@@ -2,6 +2,7 @@
 import type { CommandArgs, CommandName, CommandResult, EventName, Events } from '../../../main/contract/contract.ts';
 import type { PreloadApi } from '../../../preload/channels.ts';
 import { CallError, type ConnectionState, type Hello, type Transport } from './transport.ts';
+import { postUpload } from './upload.ts';
 
 export function ipcTransport(bridge: PreloadApi): Transport {
   async function call<K extends CommandName>(name: K, args: CommandArgs<K>): Promise<CommandResult<K>> {
@@ -25,5 +26,7 @@ export function ipcTransport(bridge: PreloadApi): Transport {
       listener('open');
       return () => undefined;
     },
+    // The custom protocol serves only our own page; nothing else to present.
+    upload: (file, name) => postUpload(file, name, {}),
   };
 }

@@ -15,6 +15,8 @@ export interface Transport extends ParleyApi {
   /** Resolves on the first successful connection. */
   hello(): Promise<Hello>;
   onState(listener: (state: ConnectionState) => void): () => void;
+  /** Posts a file's bytes to the host; resolves with the ID `sendFile` takes as `upload`. */
+  upload(file: Blob, name: string): Promise<string>;
 }
 
 /** The error every failed call rejects with. */

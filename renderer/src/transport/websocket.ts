@@ -4,6 +4,7 @@
 import type { CommandArgs, CommandName, CommandResult, EventName, Events } from '../../../main/contract/contract.ts';
 import { TOKEN_PROTOCOL_PREFIX, WIRE_PROTOCOL, WS_PATH, type WireMessage } from '../../../main/web/wire.ts';
 import { CallError, type ConnectionState, type Hello, type Transport } from './transport.ts';
+import { postUpload } from './upload.ts';
 
 const TOKEN_KEY = 'parley.web.token';
 
@@ -18,7 +19,19 @@ export function readToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+/**
+ * <img>, <audio> and <video> cannot send a header: the bridge takes the token from this
+ * cookie for GET /media only (SameSite=Strict, so other sites' pages never send it; uploads
+ * still need the header and the page's Origin).
+ */
+function setMediaCookie(token: string): void {
+  // Named per port (main/web/bridge.ts mediaCookieName): cookies ignore ports, and two nodes
+  // open in one browser would otherwise take each other's token.
+  document.cookie = `parley-token-${location.port}=${encodeURIComponent(token)}; Path=/media; SameSite=Strict`;
+}
+
 export function webSocketTransport(token: string): Transport {
+  setMediaCookie(token);
   let ws: WebSocket | null = null;
   let nextId = 1;
   let state: ConnectionState = 'connecting';
@@ -100,6 +113,8 @@ export function webSocketTransport(token: string): Transport {
       return () => void set.delete(l);
     },
     hello: () => helloPromise,
+    // The same token the socket presents; a bearer header is never sent by a browser on its own.
+    upload: (file, name) => postUpload(file, name, { authorization: `Bearer ${token}` }),
     onState(listener) {
       stateListeners.add(listener);
       listener(state);

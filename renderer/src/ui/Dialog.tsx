@@ -61,6 +61,17 @@ const PATHS: Record<string, string> = {
   refresh: 'M20 11a8 8 0 1 0-2.3 5.7M20 4v7h-7',
   bell: 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15zM10 20.5h4',
   'bell-off': 'M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15zM10 20.5h4M4 4l16 16',
+  smile: 'M12 3a9 9 0 1 0 0 18a9 9 0 0 0 0-18zM8.5 14a4.5 4.5 0 0 0 7 0M9 9.5v.5M15 9.5v.5',
+  reply: 'M10 8L5 12.5L10 17M5.5 12.5H14a5 5 0 0 1 5 5V19',
+  edit: 'M4 20h4L19 9l-4-4L4 16zM13.5 6.5l4 4',
+  trash: 'M4 7h16M9.5 7V4.5h5V7M6.5 7l1 13h9l1-13M10 11v5.5M14 11v5.5',
+  megaphone: 'M3 10v4h3l8 4.5v-13L6 10zM6 14l1.5 5.5h3L9.5 15.5M17.5 9.5a3.5 3.5 0 0 1 0 5',
+  image: 'M4 5h16v14H4zM4 16l4.5-4.5l4 4l2.5-2.5L20 17.5M15 9.5v.5',
+  mic: 'M12 3.5a3 3 0 0 0-3 3V12a3 3 0 0 0 6 0V6.5a3 3 0 0 0-3-3zM5.5 11.5a6.5 6.5 0 0 0 13 0M12 18v3',
+  video: 'M3.5 6.5h12v11h-12zM15.5 10.5l5-3v9l-5-3',
+  file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+  paperclip: 'M20 11.5l-8.2 8.2a5 5 0 0 1-7-7l8.5-8.5a3.4 3.4 0 0 1 4.8 4.8l-8.4 8.4a1.7 1.7 0 0 1-2.4-2.4l7.6-7.6',
+  stop: 'M7 7h10v10H7z',
 };
 
 export function Icon(props: { name: keyof typeof PATHS | string; className?: string }) {

@@ -3,6 +3,7 @@ import type { AppStore, ConvView } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Avatar } from '../../ui/Avatar.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
+import { useFileDrop } from '../files/useFileDrop.ts';
 import { KeyChangeWarning, VerifiedBadge } from '../people/Trust.tsx';
 import { Composer } from './Composer.tsx';
 import { MessageList } from './MessageList.tsx';
@@ -11,8 +12,9 @@ import { TypingIndicator } from './TypingIndicator.tsx';
 export function ConversationView(props: { store: AppStore; peer: PeerInfo; conv: ConvView | undefined; version: number; onDetails: () => void; onVerify: () => void }) {
   const { t } = useI18n();
   const { peer, conv } = props;
+  const drop = useFileDrop(props.store, conv?.info.id ?? null);
   return (
-    <section className="conversation" aria-label={peer.name}>
+    <section className={`conversation${drop.over ? ' drop-target' : ''}`} aria-label={peer.name} {...drop.handlers}>
       <header className="conv-header">
         <Avatar id={peer.id} name={peer.name} presence={peer.presence} />
         <div className="conv-title">
@@ -41,6 +43,11 @@ export function ConversationView(props: { store: AppStore; peer: PeerInfo; conv:
         <p className="warning banner" role="alert">
           <Icon name="warning" /> <bdi>{peer.warning}</bdi>
         </p>
+      ) : null}
+      {drop.over ? (
+        <div className="drop-hint" aria-hidden="true">
+          {t('file.dropHere')}
+        </div>
       ) : null}
       {conv?.messages ? (
         // Keyed by the loaded window too: a jump that replaces it starts the list afresh.

@@ -5,12 +5,15 @@
 // to a search hit the loaded window may end before the newest message: then newer pages load
 // when the bottom comes near, and "jump to latest" loads the end afresh.
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { MessageInfo } from '../../../../main/contract/contract.ts';
 import type { AppStore, ConvView } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
-import { ChangeLine, MessageBubble } from './MessageBubble.tsx';
+import { ImageViewer } from '../files/ImageViewer.tsx';
+import { ChangeLine, MessageBubble, type BubbleAction } from './MessageBubble.tsx';
 import { buildRows, type Row } from './rows.ts';
+import './rich.css';
 
 const LOAD_OLDER_WITHIN_PX = 800;
 const LOAD_NEWER_WITHIN_PX = 800;
@@ -24,6 +27,8 @@ export function MessageList(props: {
   /** In a group: names authors above their bubbles and spells out membership lines. */
   nameOf?: (id: string) => string;
   label?: string;
+  /** False in a group I am no longer in: messages can be read, not answered. */
+  canCompose?: boolean;
 }) {
   const { t, lang } = useI18n();
   const { store, conv } = props;
@@ -157,6 +162,61 @@ export function MessageList(props: {
     return dayFormat.format(day);
   };
 
+  const directNameOf = useCallback(
+    (id: string) => (id === store.self?.id ? t('conv.you') : (store.peers.get(id)?.name ?? id.slice(0, 7))),
+    [store, t],
+  );
+  const nameOf = props.nameOf ?? directNameOf;
+  const selfName = store.self?.name;
+  const mentionNameOf = useCallback((id: string) => (id === store.self?.id ? (selfName ?? '') : nameOf(id)), [store, selfName, nameOf]);
+  const [viewing, setViewing] = useState<string | null>(null);
+  const convId = conv.info.id;
+  const onAction = useCallback(
+    (action: BubbleAction, m: MessageInfo, reaction?: { emoji: string; on: boolean }) => {
+      const messageId = m.id;
+      switch (action) {
+        case 'reply':
+          store.setReplying(convId, m);
+          focusComposer();
+          break;
+        case 'edit':
+          store.setEditing(convId, m);
+          focusComposer();
+          break;
+        case 'delete':
+          if (window.confirm(t('msg.deleteConfirm'))) void store.act('deleteMessage', { messageId });
+          break;
+        case 'react':
+          if (reaction) void store.act('react', { messageId, emoji: reaction.emoji, on: reaction.on });
+          break;
+        case 'jumpReply':
+          if (m.replyTo?.author) void store.jumpTo({ id: m.replyTo.id, convId });
+          break;
+        case 'accept':
+          void store.act('acceptFile', { messageId });
+          break;
+        case 'decline':
+          void store.act('declineFile', { messageId });
+          break;
+        case 'cancel':
+          void store.act('cancelTransfer', { messageId });
+          break;
+        case 'retry':
+          void store.act('retryTransfer', { messageId });
+          break;
+        case 'showInFolder':
+          void store.showInFolder(messageId);
+          break;
+        case 'view':
+          setViewing(messageId);
+          break;
+      }
+    },
+    [store, convId, t],
+  );
+  const viewed = viewing ? messages.find((x) => x.id === viewing && x.attachment) : undefined;
+  const desktop = store.api.kind === 'electron';
+  const canCompose = props.canCompose ?? true;
   const onRetry = useMemo(() => (id: string) => void store.retry(id), [store]);
   const onCancel = useMemo(() => (id: string) => void store.cancel(id), [store]);
   const below = store.arrivedBelow.get(conv.info.id) ?? 0;
@@ -207,6 +267,11 @@ export function MessageList(props: {
                   fullFormat={fullFormat}
                   onRetry={onRetry}
                   onCancel={onCancel}
+                  nameOf={nameOf}
+                  mentionNameOf={mentionNameOf}
+                  onAction={onAction}
+                  desktop={desktop}
+                  canCompose={canCompose}
                 />
                 )}
               </div>
@@ -224,6 +289,7 @@ export function MessageList(props: {
           {t('conv.loadingNewer')}
         </div>
       ) : null}
+      {viewed ? <ImageViewer m={viewed} onClose={() => setViewing(null)} /> : null}
       {!atBottom ? (
         <button
           type="button"
@@ -240,6 +306,13 @@ export function MessageList(props: {
 
 function estimate(row: Row | undefined): number {
   if (!row) return 40;
-  const lines = Math.ceil(row.m.text.length / 60) + (row.m.text.match(/\n/g)?.length ?? 0);
-  return (row.groupStart ? 14 : 4) + 34 + 20 * Math.max(0, lines - 1) + (row.day !== null ? 40 : 0) + (row.unreadBefore ? 40 : 0);
+  const m = row.m;
+  const lines = Math.ceil(m.text.length / 60) + (m.text.match(/\n/g)?.length ?? 0);
+  const extra = (m.attachment ? (m.attachment.kind === 'image' ? 240 : 70) : 0) + (m.replyTo ? 44 : 0) + (m.reactions?.length ? 30 : 0);
+  return (row.groupStart ? 14 : 4) + 34 + 20 * Math.max(0, lines - 1) + (row.day !== null ? 40 : 0) + (row.unreadBefore ? 40 : 0) + extra;
+}
+
+/** After choosing Reply or Edit, typing goes on in the composer. */
+function focusComposer(): void {
+  requestAnimationFrame(() => document.querySelector<HTMLElement>('[data-testid="composer"]')?.focus());
 }

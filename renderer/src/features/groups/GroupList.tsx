@@ -5,6 +5,7 @@ import type { GroupConversationInfo } from '../../../../main/contract/contract.t
 import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Avatar } from '../../ui/Avatar.tsx';
+import { previewText } from '../conversation/MessageBubble.tsx';
 import './groups.css';
 
 export function GroupList(props: { store: AppStore; version: number; filter: string; onSelect: (convId: string) => void }) {
@@ -26,7 +27,7 @@ export function GroupList(props: { store: AppStore; version: number; filter: str
     if (!last || last.change) return t('groups.memberCount', { count: info.group.members.length });
     const who = last.mine ? t('conv.you') : (store.peers.get(last.author)?.name ?? info.group.members.find((m) => m.id === last.author)?.name ?? last.author.slice(0, 7));
     // One line of preview is all that shows.
-    return `${who}: ${last.text}`.slice(0, 200);
+    return `${who}: ${previewText(last, t)}`.slice(0, 200);
   };
   return (
     <section className="people-group" aria-labelledby="people-groups" data-group="groups">

@@ -1,7 +1,7 @@
 // A group conversation: its name and member count in the header (the members, rename, add,
 // remove and leave are in the details dialog), authors named above their bubbles, membership
 // changes as centred lines.
-import { useCallback, useState } from 'react';
+import { useCallback, useMemo, useState } from 'react';
 import type { GroupConversationInfo } from '../../../../main/contract/contract.ts';
 import type { AppStore, ConvView } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
@@ -10,6 +10,7 @@ import { Icon } from '../../ui/Dialog.tsx';
 import { Composer } from '../conversation/Composer.tsx';
 import { MessageList } from '../conversation/MessageList.tsx';
 import { TypingIndicator } from '../conversation/TypingIndicator.tsx';
+import { useFileDrop } from '../files/useFileDrop.ts';
 import { GroupDetailsDialog } from './GroupDetailsDialog.tsx';
 import './groups.css';
 
@@ -32,8 +33,11 @@ export function GroupView(props: { store: AppStore; conv: ConvView; version: num
   const name = info.group.name;
   const nameOf = useNameOf(store, info);
   const [details, setDetails] = useState(false);
+  const drop = useFileDrop(store, info.id, info.group.isMember);
+  // Everyone but me, for @mentions.
+  const members = useMemo(() => info.group.members.filter((m) => m.id !== store.self?.id).map((m) => ({ id: m.id, name: nameOf(m.id) })), [info, nameOf, store]);
   return (
-    <section className="conversation group-conversation" aria-label={name}>
+    <section className={`conversation group-conversation${drop.over ? ' drop-target' : ''}`} aria-label={name} {...drop.handlers}>
       <header className="conv-header">
         <Avatar id={info.group.id} name={name} />
         <div className="conv-title">
@@ -53,6 +57,11 @@ export function GroupView(props: { store: AppStore; conv: ConvView; version: num
           {t('groups.notMember')}
         </p>
       ) : null}
+      {drop.over ? (
+        <div className="drop-hint" aria-hidden="true">
+          {t('file.dropHere')}
+        </div>
+      ) : null}
       {conv.messages ? (
         <MessageList
           key={`list-${info.id}-${conv.window}`}
@@ -62,12 +71,13 @@ export function GroupView(props: { store: AppStore; conv: ConvView; version: num
           label={t('groups.messages', { name })}
           nameOf={nameOf}
           version={props.version}
+          canCompose={info.group.isMember}
         />
       ) : (
         <div className="message-list-wrap" aria-busy="true" />
       )}
       <TypingIndicator names={store.typingIn(info.id).map(nameOf)} />
-      {info.group.isMember ? <Composer key={`composer-${info.id}`} store={store} convId={info.id} peerName={name} /> : null}
+      {info.group.isMember ? <Composer key={`composer-${info.id}`} store={store} convId={info.id} peerName={name} members={members} nameOf={nameOf} /> : null}
       {details ? <GroupDetailsDialog store={store} info={info} nameOf={nameOf} onClose={() => setDetails(false)} /> : null}
     </section>
   );

@@ -7,6 +7,7 @@ import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Avatar } from '../../ui/Avatar.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
+import { previewText } from '../conversation/MessageBubble.tsx';
 import { GROUP_ORDER, groupPeople, sharedNames, type PeopleGroup } from './grouping.ts';
 import { useRich, VerifiedBadge } from './Trust.tsx';
 
@@ -40,7 +41,7 @@ export function PeopleList(props: { store: AppStore; version: number; filter: st
       if (!matchesFilter(peer, filter)) continue;
       const conv = store.convForPeer(peer.id);
       const last = conv?.info.lastMessage;
-      const preview = peer.statusText || (last ? (last.mine ? `${t('conv.you')}: ${last.text}` : last.text) : '');
+      const preview = peer.statusText || (last ? (last.mine ? `${t('conv.you')}: ${previewText(last, t)}` : previewText(last, t)) : '');
       // One line of preview is all that shows; don't hand the layout 16,000 characters.
       rows.push({ peer, unread: conv?.info.unread ?? 0, preview: preview.slice(0, 200), typing: store.isTyping(peer.id) });
     }
