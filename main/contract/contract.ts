@@ -238,6 +238,22 @@ export interface TransferView {
   recipients?: { done: number; total: number };
 }
 
+/**
+ * One file's place in a folder sent as one offer per file: the folder's ID (a ULID the sender
+ * picks), its top name, this file's sub-path inside it ('' at the top, '/' between levels),
+ * and the folder's file count and total bytes.
+ */
+export const FolderRefSchema = z
+  .object({
+    id: z.string().regex(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+    name: userText(255, 1),
+    path: userText(4096),
+    count: z.number().int().min(1).max(10_000),
+    bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  })
+  .strict();
+export type FolderRef = z.infer<typeof FolderRefSchema>;
+
 export interface AttachmentInfo {
   transferId: string;
   /** As the sender named it: display only, the name on disk may differ (safe-name.ts). */
@@ -252,6 +268,8 @@ export interface AttachmentInfo {
   height?: number;
   durationMs?: number;
   transfer: TransferView;
+  /** Part of a folder (as the sender described it: display text only). */
+  folder?: FolderRef;
   /**
    * Path the UI fetches the bytes from (same origin: '/media/<messageId>' in web mode and in
    * the desktop shell's custom protocol), once the bytes are here: sender's own file or a
@@ -434,11 +452,13 @@ export const commands = {
         durationMs: z.number().int().min(0).max(24 * 3600 * 1000).optional(),
         text: userText(LIMITS.messageText).optional(),
         replyTo: ulidArg.optional(),
+        /** Part of a folder: every file of it is sent with the same descriptor (a fresh ULID per folder). */
+        folder: FolderRefSchema.optional(),
       })
       .strict(),
     result: z.custom<MessageInfo>(),
   },
-  /** Accept a file offered to me; it goes to the download folder. */
+  /** Accept a file offered to me; it goes to the download folder. A folder's file: the whole folder. */
   acceptFile: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
   declineFile: { args: messageRef.strict(), result: z.custom<MessageInfo>() },
   /** Either side stops a transfer for good (the receiver's partial file is removed). */

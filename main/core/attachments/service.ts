@@ -8,9 +8,11 @@ import path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import type tls from 'node:tls';
 import { decode, encode } from '@msgpack/msgpack';
-import type { AttachmentInfo, AttachmentKind, MessageInfo, PeerId, TransferView } from '../../contract/contract.ts';
+import type { AttachmentInfo, AttachmentKind, FolderRef, MessageInfo, PeerId, TransferView } from '../../contract/contract.ts';
 import { TransferError } from '../files/errors.ts';
 import { chunkCount, FILE_LIMITS, FileManifestSchema, type FileManifest } from '../files/manifest.ts';
+import { createUniqueFolder } from '../files/publish.ts';
+import { safeRelativePath } from '../files/safe-name.ts';
 import { FolderTransferStore } from '../files/transfer-store.ts';
 import { TransferManager, type TransferInfo, type TransferTiming } from '../files/transfers.ts';
 import type { Link } from '../links/link.ts';
@@ -18,7 +20,7 @@ import type { LinkManager } from '../links/link-manager.ts';
 import type { Logger } from '../log.ts';
 import type { FileOfferWire, FrameOf } from '../protocol/frames.ts';
 import type { CoreSettings } from '../settings.ts';
-import type { AttachmentChange, AttachmentRow } from '../store/attachments-repo.ts';
+import type { AttachmentChange, AttachmentRow, FolderRow } from '../store/attachments-repo.ts';
 import type { MessageRow, Store } from '../store/store.ts';
 import { autoAccepts } from './auto-accept.ts';
 import { Media } from './media.ts';
@@ -50,6 +52,8 @@ export interface SendFileArgs {
   durationMs?: number | undefined;
   text?: string | undefined;
   replyTo?: string | undefined;
+  /** Part of a folder: the same descriptor on every file of it. */
+  folder?: FolderRef | undefined;
 }
 
 export interface AttachmentsOptions {
@@ -90,6 +94,8 @@ export class Attachments {
   readonly #log: Logger;
   readonly #store: Store;
   #closed = false;
+  /** A received folder's top folder being created: its files wait for the one mkdir. */
+  readonly #creating = new Map<string, Promise<string>>();
 
   constructor(opts: AttachmentsOptions) {
     this.#o = opts;
@@ -154,7 +160,7 @@ export class Attachments {
     return { file: this.#wire(a) };
   }
 
-  #wire(a: Pick<AttachmentRow, 'transferId' | 'name' | 'size' | 'mime' | 'kind' | 'manifest' | 'thumbnail' | 'width' | 'height' | 'durationMs'>): FileOfferWire {
+  #wire(a: Pick<AttachmentRow, 'transferId' | 'name' | 'size' | 'mime' | 'kind' | 'manifest' | 'thumbnail' | 'width' | 'height' | 'durationMs' | 'folder'>): FileOfferWire {
     const m = decode(a.manifest) as StoredManifest;
     return {
       transfer: a.transferId,
@@ -169,6 +175,7 @@ export class Attachments {
       ...(a.width !== null ? { w: a.width } : {}),
       ...(a.height !== null ? { h: a.height } : {}),
       ...(a.durationMs !== null ? { dur: a.durationMs } : {}),
+      ...(a.folder ? { folder: a.folder } : {}),
     };
   }
 
@@ -184,7 +191,9 @@ export class Attachments {
       return;
     }
     const manifest = FileManifestSchema.safeParse({ name: f.name, size: f.size, chunkSize: f.chunk, chunkHashes: f.hashes, fileHash: f.hash });
-    const valid = manifest.success && chunkCount(f.size, f.chunk) <= OFFER_MAX_CHUNKS;
+    // A malformed folder descriptor reads as false: not a loose file in the download folder.
+    const folder = f.folder === false ? null : (f.folder ?? null);
+    const valid = manifest.success && chunkCount(f.size, f.chunk) <= OFFER_MAX_CHUNKS && f.folder !== false && (!folder || f.size <= folder.bytes);
     const thumb = acceptableThumbnail(f.thumb);
     if (f.thumb && !thumb) this.#log.info({ peer: from.slice(0, 7), msg: frame.id }, 'dropping an invalid thumbnail');
     this.#store.attachments.insert({
@@ -212,9 +221,14 @@ export class Attachments {
       recipients: null,
       donePeers: [],
       createdAt: Date.now(),
+      folder,
     });
     if (!valid) {
       this.#log.warn({ peer: from.slice(0, 7), msg: frame.id }, 'file offer with an invalid manifest');
+      return;
+    }
+    if (folder) {
+      this.#folderArrived(from, frame.id, frame.conv, folder);
       return;
     }
     if (autoAccepts(this.#o.settings().autoAccept, from, f.kind, f.size)) {
@@ -232,6 +246,8 @@ export class Attachments {
     if (!a || a.peerId !== from || TERMINAL.has(a.state)) return;
     if (frame.state === 'declined' && a.direction !== 'send') return;
     const state = frame.state === 'declined' ? 'declined' : 'canceled';
+    // The sender canceled a folder of its: files of it still arriving are canceled as they come.
+    if (a.folder && a.direction === 'receive' && state === 'canceled') this.#putFolderFate(a, 'canceled');
     this.#change(a, { state, reason: frame.state === 'declined' ? 'declined' : 'canceled-by-peer', notice: null });
     void this.files.cancel(a.transferId).catch(() => {});
   }
@@ -282,6 +298,11 @@ export class Attachments {
           : `${unable.length} member(s) of this group use a Parley that cannot receive files (or have not been online since this one started keeping track)`,
       );
     }
+    if (args.folder) {
+      const folderId = args.folder.id;
+      const over = this.#store.attachments.inFolder(conv.id, folderId).find((x) => x.direction === 'send' && (x.state === 'canceled' || x.state === 'declined'));
+      if (over) throw new AttachmentError('invalid-args', `sendFile: this folder was ${over.state}`);
+    }
     let thumbnail: Uint8Array | null = null;
     if (args.thumbnail !== undefined) {
       try {
@@ -307,6 +328,10 @@ export class Attachments {
       throw err;
     }
     const m = offer.manifest;
+    if (args.folder && m.size > args.folder.bytes) {
+      await this.files.cancel(offer.transferId).catch(() => {});
+      throw new AttachmentError('invalid-args', 'sendFile: the folder is smaller than this file of it');
+    }
     const fields = {
       transferId: offer.transferId,
       convId: args.convId,
@@ -331,6 +356,7 @@ export class Attachments {
       recipients: conv.kind === 'direct' ? null : peers,
       donePeers: [],
       createdAt: Date.now(),
+      folder: args.folder ?? null,
     };
     if (conv.kind === 'direct') {
       return this.#o.sendMessage(args.convId, peers[0]!, args.text ?? '', args.replyTo, (row) => {
@@ -355,29 +381,148 @@ export class Attachments {
   async accept(messageId: string): Promise<MessageInfo> {
     const a = this.#need(messageId, 'receive');
     if (a.state !== 'offered') throw new AttachmentError('invalid-args', `acceptFile: the file is ${a.state}, not offered`);
-    await this.#startDownload(a);
+    if (a.folder) await this.#acceptFolder(a, a.folder);
+    else await this.#startDownload(a);
     return this.#info(messageId);
+  }
+
+  #downloadDir(): string {
+    return this.#o.settings().downloadFolder ?? path.join(os.homedir(), 'Downloads');
   }
 
   async #startDownload(a: AttachmentRow): Promise<void> {
     const m = decode(a.manifest) as StoredManifest;
     const manifest = FileManifestSchema.parse({ name: a.name, size: a.size, chunkSize: m.chunk, chunkHashes: m.hashes, fileHash: m.hash });
-    const dir = this.#o.settings().downloadFolder ?? path.join(os.homedir(), 'Downloads');
     this.#change(a, { state: 'waiting', reason: null, resumable: false });
+    let handedOver = false;
     try {
-      await fsp.mkdir(dir, { recursive: true });
-      await this.files.accept(a.transferId, manifest, a.peerId!, dir);
+      const { dir, into } = await this.#target(a);
+      handedOver = true;
+      await this.files.accept(a.transferId, manifest, a.peerId!, dir, into === undefined ? {} : { into });
     } catch (err) {
-      const code = err instanceof TransferError ? err.code : 'io';
+      const code = err instanceof TransferError ? err.code : err instanceof AttachmentError ? 'folder-not-accepted' : 'io';
       this.#log.info({ msg: a.messageId, code }, 'could not accept a file');
-      this.#change(this.#store.attachments.get(a.messageId)!, { state: 'failed', reason: code, resumable: false });
+      const now = this.#store.attachments.get(a.messageId)!;
+      if (TERMINAL.has(now.state)) return;
+      // Refused here, before the transfer layer saw it (a folder's name or path): the sender hears
+      // it is over (the transfer layer tells it by itself what it refuses).
+      const refusedHere = !handedOver && a.folder !== null;
+      this.#change(now, { state: 'failed', reason: code, resumable: false, ...(refusedHere ? { notice: 'canceled' as const } : {}) });
+      if (refusedHere) this.#flushNotices(a.peerId!);
     }
+  }
+
+  /**
+   * Where a download goes: the download folder; for a file of a folder, the top folder made
+   * for it when the folder was accepted, then the file's sub-path (both made safe: the sink
+   * checks the whole relative path again, so nothing lands outside the created folder).
+   */
+  async #target(a: AttachmentRow): Promise<{ dir: string; into?: string }> {
+    if (!a.folder) {
+      const dir = this.#downloadDir();
+      await fsp.mkdir(dir, { recursive: true });
+      return { dir };
+    }
+    const sub = a.folder.path === '' ? null : safeRelativePath(a.folder.path);
+    if (sub && !sub.ok) throw new TransferError('unsafe-name', `folder path refused: ${sub.reason}`, { refusal: sub.reason });
+    const row = this.#store.attachments.folder(a.convId, a.peerId!, a.folder.id);
+    if (!row || row.state !== 'accepted' || !row.downloadDir) throw new AttachmentError('invalid-args', 'the folder was not accepted');
+    const top = await this.#folderDir(row, a.folder.name);
+    return { dir: row.downloadDir, into: sub ? `${top}/${sub.segments.join('/')}` : top };
+  }
+
+  /** The folder's top folder inside the download folder: created once, by the first file that needs it. */
+  #folderDir(row: FolderRow, name: string): Promise<string> {
+    if (row.dirName) return Promise.resolve(row.dirName);
+    const key = `${row.convId}/${row.peerId}/${row.folderId}`;
+    let creating = this.#creating.get(key);
+    if (!creating) {
+      creating = (async () => {
+        const again = this.#store.attachments.folder(row.convId, row.peerId, row.folderId);
+        if (again?.dirName) return again.dirName;
+        await fsp.mkdir(row.downloadDir!, { recursive: true });
+        const made = await createUniqueFolder(row.downloadDir!, name);
+        this.#store.attachments.putFolder({ ...row, state: again?.state ?? row.state, dirName: made.name });
+        this.#log.info({ conv: row.convId, folder: row.folderId }, 'folder created for a received folder');
+        return made.name;
+      })().finally(() => this.#creating.delete(key));
+      this.#creating.set(key, creating);
+    }
+    return creating;
+  }
+
+  /** The files of one folder one peer offered in one conversation (mine, if peerId is null), oldest first. */
+  #folderFiles(a: AttachmentRow): AttachmentRow[] {
+    return this.#store.attachments.inFolder(a.convId, a.folder!.id).filter((x) => x.direction === a.direction && x.peerId === a.peerId);
+  }
+
+  /**
+   * The files the folder's first offer announced: at most its count and its bytes, oldest
+   * first. A peer sending more than it announced is asked about the rest, file by file.
+   */
+  #withinFolder(files: readonly AttachmentRow[]): Set<string> {
+    const first = files[0]?.folder;
+    const ok = new Set<string>();
+    if (!first) return ok;
+    let bytes = 0;
+    for (const f of files) {
+      bytes += f.size;
+      if (ok.size >= first.count || bytes > first.bytes) break;
+      ok.add(f.messageId);
+    }
+    return ok;
+  }
+
+  /** "Accept the folder": every file of it offered so far, and those still to come. */
+  async #acceptFolder(a: AttachmentRow, folder: FolderRef): Promise<void> {
+    const known = this.#store.attachments.folder(a.convId, a.peerId!, folder.id);
+    this.#store.attachments.putFolder({
+      convId: a.convId,
+      peerId: a.peerId!,
+      folderId: folder.id,
+      state: 'accepted',
+      downloadDir: known?.downloadDir ?? this.#downloadDir(),
+      dirName: known?.dirName ?? null,
+      createdAt: known?.createdAt ?? Date.now(),
+    });
+    const files = this.#folderFiles(a);
+    const within = this.#withinFolder(files);
+    const todo = files.filter((f) => f.state === 'offered' && (within.has(f.messageId) || f.messageId === a.messageId));
+    await Promise.all(todo.map((f) => this.#startDownload(f)));
+  }
+
+  /** A file of a folder arrived: it follows the folder's fate, or the auto-accept rules for the whole folder. */
+  #folderArrived(from: PeerId, messageId: string, convId: string, folder: FolderRef): void {
+    const row = this.#store.attachments.folder(convId, from, folder.id);
+    const a = this.#store.attachments.get(messageId)!;
+    const within = this.#withinFolder(this.#folderFiles(a)).has(messageId);
+    if (row?.state === 'declined' || row?.state === 'canceled') {
+      this.#store.attachments.update(messageId, { state: row.state, reason: row.state === 'declined' ? 'declined' : 'canceled', notice: row.state });
+      setImmediate(() => {
+        if (!this.#closed) this.#flushNotices(from);
+      });
+      return;
+    }
+    const go = row?.state === 'accepted' ? within : within && autoAccepts(this.#o.settings().autoAccept, from, 'file', folder.bytes);
+    if (!go) return;
+    // After the message is announced: the UI sees the offer, then its acceptance.
+    setImmediate(() => {
+      if (this.#closed) return;
+      const now = this.#store.attachments.get(messageId);
+      if (now?.state !== 'offered') return;
+      const run = row?.state === 'accepted' ? this.#startDownload(now) : this.#acceptFolder(now, folder);
+      run.catch((err: unknown) => this.#log.info({ msg: messageId, err: (err as Error).message }, 'auto-accept failed'));
+    });
   }
 
   decline(messageId: string): MessageInfo {
     const a = this.#need(messageId, 'receive');
     if (a.state !== 'offered') throw new AttachmentError('invalid-args', `declineFile: the file is ${a.state}, not offered`);
-    this.#change(a, { state: 'declined', reason: 'declined', notice: 'declined' });
+    if (a.folder) {
+      // The whole folder: its offered files now, and those still to come.
+      this.#putFolderFate(a, 'declined');
+      for (const f of this.#folderFiles(a)) if (f.state === 'offered') this.#change(f, { state: 'declined', reason: 'declined', notice: 'declined' });
+    } else this.#change(a, { state: 'declined', reason: 'declined', notice: 'declined' });
     this.#flushNotices(a.peerId!);
     return this.#info(messageId);
   }
@@ -385,6 +530,32 @@ export class Attachments {
   async cancel(messageId: string): Promise<MessageInfo> {
     const a = this.#need(messageId);
     if (TERMINAL.has(a.state)) throw new AttachmentError('invalid-args', `cancelTransfer: the transfer is ${a.state} already`);
+    if (a.folder) {
+      // The whole folder, either side: every file of it not finished yet (and, received, those still to come).
+      if (a.direction === 'receive') this.#putFolderFate(a, 'canceled');
+      const others = this.#folderFiles(a).filter((f) => f.messageId !== a.messageId && !TERMINAL.has(f.state));
+      await Promise.all([a, ...others].map((f) => this.#cancelOne(f)));
+      return this.#info(messageId);
+    }
+    await this.#cancelOne(a);
+    return this.#info(messageId);
+  }
+
+  #putFolderFate(a: AttachmentRow, state: 'declined' | 'canceled'): void {
+    const known = this.#store.attachments.folder(a.convId, a.peerId!, a.folder!.id);
+    this.#store.attachments.putFolder({
+      convId: a.convId,
+      peerId: a.peerId!,
+      folderId: a.folder!.id,
+      state,
+      downloadDir: known?.downloadDir ?? null,
+      dirName: known?.dirName ?? null,
+      createdAt: known?.createdAt ?? Date.now(),
+    });
+  }
+
+  async #cancelOne(a: AttachmentRow): Promise<void> {
+    const messageId = a.messageId;
     // Marked first: the transfer layer's own 'canceled' event then finds it finished.
     this.#change(a, { state: 'canceled', reason: 'canceled', ...(a.peerId ? { notice: 'canceled' as const } : {}) });
     await this.files.cancel(a.transferId).catch((err: unknown) => this.#log.warn({ msg: messageId, err: (err as Error).message }, 'cancel failed'));
@@ -394,7 +565,6 @@ export class Attachments {
       const link = this.#o.links.get(p);
       if (link?.isUp && link.caps.has(FILES_CAP)) link.send({ t: 'xfer', id: a.transferId, state: 'canceled' });
     }
-    return this.#info(messageId);
   }
 
   async retry(messageId: string): Promise<MessageInfo> {
@@ -435,6 +605,7 @@ export class Attachments {
       ...(a.height !== null ? { height: a.height } : {}),
       ...(a.durationMs !== null ? { durationMs: a.durationMs } : {}),
       transfer: this.#view(a),
+      ...(a.folder ? { folder: a.folder } : {}),
       url: bytesHere ? `/media/${a.messageId}` : null,
     };
   }

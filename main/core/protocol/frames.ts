@@ -60,6 +60,23 @@ export const MessageOp = z.discriminatedUnion('k', [
 export type MessageOp = z.infer<typeof MessageOp>;
 
 /**
+ * A folder is sent as one offer per file, each carrying the same descriptor (PROTOCOL.md
+ * §14.1): the receiver groups them, creates one top folder for them, and puts each file at
+ * `path` inside it. Only bounded here; the receiver makes `name` and `path` safe itself.
+ */
+export const FolderOfferWire = z.object({
+  id: ulid,
+  /** The top folder's name as the sender has it. */
+  name: z.string().min(1).max(1024),
+  /** Where this file sits inside the folder ('' at the top; '/' separates). */
+  path: z.string().max(4096),
+  /** Files and bytes in the whole folder, as the sender says. */
+  count: z.number().int().min(1).max(10_000),
+  bytes: u53,
+});
+export type FolderOfferWire = z.infer<typeof FolderOfferWire>;
+
+/**
  * A file offered with a message (`files/1`, PROTOCOL.md §14.1): what to show before accepting,
  * and the whole manifest, so that accepting needs nothing more than the parley-file stream.
  * The receiver checks `thumb` itself (magic bytes, size) and drops a bad one, not the message.
@@ -79,6 +96,8 @@ export const FileOfferWire = z.object({
   w: z.number().int().min(1).max(100_000).optional().catch(undefined),
   h: z.number().int().min(1).max(100_000).optional().catch(undefined),
   dur: z.number().int().min(0).max(24 * 3600 * 1000).optional().catch(undefined),
+  /** Part of a folder. A malformed descriptor reads as `false`: the offer is then invalid, not a loose file. */
+  folder: FolderOfferWire.or(z.literal(false)).optional().catch(false),
 });
 export type FileOfferWire = z.infer<typeof FileOfferWire>;
 

@@ -8,6 +8,7 @@ import {
   type CommandArgs,
   type ConversationInfo,
   type DirectConversationInfo,
+  type FolderRef,
   type GroupConversationInfo,
   type MessageInfo,
   type PeerId,
@@ -627,7 +628,7 @@ export class AppStore {
   async sendFile(
     convId: string,
     file: Blob,
-    meta: { name: string; kind: AttachmentKind; thumbnail?: string; width?: number; height?: number; durationMs?: number; replyTo?: string },
+    meta: { name: string; kind: AttachmentKind; thumbnail?: string; width?: number; height?: number; durationMs?: number; replyTo?: string; folder?: FolderRef },
   ): Promise<boolean> {
     this.uploading.set(convId, [...(this.uploading.get(convId) ?? []), meta.name]);
     this.changed();

@@ -70,6 +70,7 @@ const PATHS: Record<string, string> = {
   mic: 'M12 3.5a3 3 0 0 0-3 3V12a3 3 0 0 0 6 0V6.5a3 3 0 0 0-3-3zM5.5 11.5a6.5 6.5 0 0 0 13 0M12 18v3',
   video: 'M3.5 6.5h12v11h-12zM15.5 10.5l5-3v9l-5-3',
   file: 'M6 3h8l4 4v14H6zM14 3v4h4',
+  folder: 'M3 6.5h6.5l2 2H21v10.5H3z',
   paperclip: 'M20 11.5l-8.2 8.2a5 5 0 0 1-7-7l8.5-8.5a3.4 3.4 0 0 1 4.8 4.8l-8.4 8.4a1.7 1.7 0 0 1-2.4-2.4l7.6-7.6',
   stop: 'M7 7h10v10H7z',
 };

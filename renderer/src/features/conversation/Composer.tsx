@@ -10,7 +10,7 @@ import { LIMITS, type PeerId } from '../../../../main/contract/contract.ts';
 import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
-import { sendFiles } from '../files/send-files.ts';
+import { sendFiles, sendFolder } from '../files/send-files.ts';
 import { VoiceRecorder } from '../files/VoiceRecorder.tsx';
 import { insertMention, matchesMention, mentionQuery, mentionsInText } from './mentions.ts';
 import { TypingSignal } from './typing-signal.ts';
@@ -36,6 +36,7 @@ export function Composer(props: {
   const [text, setText] = useState(() => store.drafts.get(convId) ?? '');
   const ref = useRef<HTMLTextAreaElement>(null);
   const fileRef = useRef<HTMLInputElement>(null);
+  const folderRef = useRef<HTMLInputElement>(null);
   const over = text.length - LIMITS.messageText;
   const typing = useRef<TypingSignal | null>(null);
   typing.current ??= new TypingSignal((on) => store.setTyping(convId, on));
@@ -221,6 +222,32 @@ export function Composer(props: {
             const files = [...(e.target.files ?? [])];
             e.target.value = '';
             if (files.length) void sendFiles(store, convId, files, replying?.id);
+          }}
+        />
+        <button
+          type="button"
+          className="icon-button composer-tool"
+          onClick={() => folderRef.current?.click()}
+          aria-label={t('composer.sendFolder')}
+          title={t('composer.sendFolder')}
+          disabled={!!editing}
+          data-testid="send-folder"
+        >
+          <Icon name="folder" />
+        </button>
+        <input
+          ref={(el) => {
+            folderRef.current = el;
+            // Not in React's attribute list; the folder chooser of Chromium (and so Electron) and of other browsers.
+            if (el) el.webkitdirectory = true;
+          }}
+          type="file"
+          hidden
+          data-testid="folder-input"
+          onChange={(e) => {
+            const files = [...(e.target.files ?? [])];
+            e.target.value = '';
+            if (files.length) void sendFolder(store, convId, files, t);
           }}
         />
         <div className="composer-input">

@@ -39,6 +39,7 @@ function reasonText(code: string, t: TFunction): string {
   if (code === 'not-writable' || code === 'unsafe-path' || code === 'path-too-long') return t('file.reason.write');
   if (code === 'source-changed') return t('file.reason.changed');
   if (code === 'too-large' || code === 'too-large-for-filesystem') return t('file.reason.tooLarge');
+  if (code === 'unsafe-name') return t('file.reason.unsafeName');
   return code;
 }
 
@@ -52,6 +53,8 @@ export function Attachment(props: { m: MessageInfo; desktop: boolean; onAction: 
   const pct = tr.bytesTotal > 0 ? Math.min(100, Math.floor((tr.bytesDone / tr.bytesTotal) * 100)) : 0;
   const act = (action: FileAction) => () => props.onAction(action, m);
   const showsBar = tr.state === 'running' || (tr.state === 'waiting' && tr.bytesDone > 0);
+  // The sender's words for where this file sits in its folder ("Project/src"): text only.
+  const folderPath = a.folder ? [a.folder.name, a.folder.path].filter((p) => p !== '').join('/') : null;
 
   let media = null;
   if (a.kind === 'image') {
@@ -93,6 +96,12 @@ export function Attachment(props: { m: MessageInfo; desktop: boolean; onAction: 
           <bdi className="attachment-name" title={a.name}>
             {a.kind === 'voice' ? t('file.voice') : a.name}
           </bdi>
+          {folderPath !== null ? (
+            <span className="attachment-folder" title={t('file.inFolder', { path: folderPath })} data-testid="attachment-folder">
+              <Icon name="folder" />
+              <bdi>{folderPath}</bdi>
+            </span>
+          ) : null}
           <span className="attachment-meta">
             {formatBytes(a.size, lang)}
             {a.durationMs ? ` · ${formatDuration(a.durationMs)}` : ''}
@@ -128,7 +137,9 @@ export function Attachment(props: { m: MessageInfo; desktop: boolean; onAction: 
         {tr.state === 'offered' && tr.direction === 'receive' ? (
           <>
             <button type="button" className="small-button primary" onClick={act('accept')}>
-              {t('file.accept')}
+              {a.folder
+                ? t(a.folder.count === 1 ? 'file.acceptFolderOne' : 'file.acceptFolder', { count: a.folder.count, size: formatBytes(a.folder.bytes, lang) })
+                : t('file.accept')}
             </button>
             <button type="button" className="small-button" onClick={act('decline')}>
               {t('file.decline')}

@@ -44,3 +44,10 @@ export function thumbnailUrl(base64: string | undefined): string | null {
   const type = base64.startsWith('/9j/') ? 'image/jpeg' : base64.startsWith('iVBORw0KGgo') ? 'image/png' : base64.startsWith('UklGR') ? 'image/webp' : null;
   return type ? `data:${type};base64,${base64}` : null;
 }
+
+/** One picked file of a folder: its top folder, its sub-path inside it, and its own name. */
+export function folderPlace(file: { name: string; webkitRelativePath: string }): { top: string; path: string; name: string } | null {
+  const parts = file.webkitRelativePath.split('/').filter((p) => p !== '');
+  if (parts.length < 2) return null;
+  return { top: parts[0]!, path: parts.slice(1, -1).join('/'), name: parts.at(-1)! };
+}
