@@ -117,6 +117,10 @@ describe('the Settings view', { skip: skip ?? false }, () => {
     await saveFolder.click();
     await dialog().getByText('Folder saved').waitFor();
     assert.equal((await settings()).downloadFolder, downloads);
+    const autoAccept = dialog().getByLabel('Accept files without asking');
+    assert.equal(await autoAccept.inputValue(), '0', 'asks by default');
+    await autoAccept.selectOption({ label: 'Up to 100 MB' });
+    await until('auto-accept saved', async () => (await settings()).autoAccept.defaultMaxBytes === 100 * 1024 * 1024);
 
     await dialog().getByRole('button', { name: 'Network', exact: true }).click();
     await dialog().getByRole('radio', { name: 'Only these:' }).check();

@@ -211,6 +211,13 @@ describe('identity in the browser: groups, verifying, key changes, diagnostics',
     assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Mark as verified');
     await page.keyboard.press('Enter');
     await dialog.getByTestId('key-change-warning').waitFor({ state: 'detached' });
+    // Files from this person: their own limit, kept by the core beside the default, and removed again.
+    const limit = dialog.getByLabel('Accept their files without asking');
+    await limit.selectOption(String(10 * 1024 * 1024));
+    await waitUntil('the contact’s limit is saved', async () => (await alice.call('getSettings', {})).autoAccept.peers[bob2.self.id] === 10 * 1024 * 1024);
+    assert.equal(await limit.inputValue(), String(10 * 1024 * 1024));
+    await limit.selectOption('default');
+    await waitUntil('and removed', async () => !(bob2.self.id in (await alice.call('getSettings', {})).autoAccept.peers));
     await page.keyboard.press('Escape');
     await banner.waitFor({ state: 'detached' });
     await entry.getByTestId('verified-badge').waitFor();

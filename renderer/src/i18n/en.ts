@@ -234,6 +234,13 @@ export const en = {
   'settings.downloadFolder.absolute': 'Enter a full path, such as /home/me/Downloads or C:\\Users\\me\\Downloads.',
   'settings.downloadFolder.save': 'Save folder',
   'settings.downloadFolder.saved': 'Folder saved',
+  'autoAccept.default': 'Accept files without asking',
+  'autoAccept.peer': 'Accept their files without asking',
+  'autoAccept.ask': 'Never: always ask',
+  'autoAccept.upTo': 'Up to {size}',
+  'autoAccept.any': 'Any size',
+  'autoAccept.asDefault': 'As in Settings ({limit})',
+  'autoAccept.help': 'From anyone. Photos and voice messages up to {size} always come in. A person can have their own limit in their details. Parley never opens a received file.',
   'settings.startup': 'Startup',
   'settings.startAtLogin': 'Start Parley when I log in',
 

@@ -234,6 +234,13 @@ export const zhCN: Catalogue = {
   'settings.downloadFolder.absolute': '请输入完整路径，例如 /home/me/Downloads 或 C:\\Users\\me\\Downloads。',
   'settings.downloadFolder.save': '保存文件夹',
   'settings.downloadFolder.saved': '文件夹已保存',
+  'autoAccept.default': '无需询问即接收文件',
+  'autoAccept.peer': '无需询问即接收其文件',
+  'autoAccept.ask': '从不：每次都询问',
+  'autoAccept.upTo': '不超过 {size}',
+  'autoAccept.any': '任意大小',
+  'autoAccept.asDefault': '与设置相同（{limit}）',
+  'autoAccept.help': '适用于所有人。不超过 {size} 的照片和语音消息总会直接接收。可在联系人详情中为某人单独设置。Parley 从不打开收到的文件。',
   'settings.startup': '启动',
   'settings.startAtLogin': '登录时启动 Parley',
 

@@ -6,6 +6,7 @@ import type { AppStore } from '../../app/store.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { Avatar } from '../../ui/Avatar.tsx';
 import { Dialog, Icon } from '../../ui/Dialog.tsx';
+import { AutoAcceptForPeer } from '../files/AutoAccept.tsx';
 import { KeyChangeWarning, setVerified, useRich, VerifiedBadge } from './Trust.tsx';
 
 /** The display form (ABCDEFG-HIJKLMN-…) with each group in its own box, easier to read aloud; the text stays the same. */
@@ -76,6 +77,7 @@ export function PeerDetailsDialog(props: { store: AppStore; peer: PeerInfo; self
         <dt>{t('details.lastSeen')}</dt>
         <dd>{p.presence !== 'offline' ? t('presence.online') : lastSeen}</dd>
       </dl>
+      <AutoAcceptForPeer store={props.store} peer={p} />
       <section className={`verify${p.verified ? ' is-verified' : ''}`} ref={verifyRef} aria-labelledby={verifyTitle} data-testid="verify-section">
         <h3 id={verifyTitle}>{t('verify.title')}</h3>
         <p className="field-help">{rich('verify.lead', { name: p.name })}</p>

@@ -10,6 +10,7 @@ import { languageNames, useI18n, type LanguagePref } from '../../i18n/i18n.tsx';
 import type { MessageKey } from '../../i18n/en.ts';
 import { Dialog, Icon } from '../../ui/Dialog.tsx';
 import './settings.css';
+import { AutoAcceptDefault } from '../files/AutoAccept.tsx';
 
 type SectionId = 'profile' | 'appearance' | 'notifications' | 'away' | 'network' | 'files' | 'startup' | 'identity';
 
@@ -100,7 +101,13 @@ export function SettingsDialog(props: { store: AppStore; self: SelfInfo; prefs: 
               {section('notifications', <NotificationsSection store={store} settings={settings} />)}
               {section('away', <AwaySection store={store} settings={settings} />)}
               {section('network', <NetworkSection store={store} settings={settings} />)}
-              {section('files', <FilesSection store={store} settings={settings} />)}
+              {section(
+                'files',
+                <>
+                  <FilesSection store={store} settings={settings} />
+                  <AutoAcceptDefault store={store} settings={settings} />
+                </>,
+              )}
               {store.api.kind === 'electron' ? section('startup', <StartupSection store={store} settings={settings} />) : null}
             </>
           ) : null}
