@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import readline from 'node:readline';
 import tls from 'node:tls';
@@ -40,6 +41,8 @@ const selfCpuMs = () => {
 
 interface Run {
   secs: number;
+  /** Event-loop delay p99 and max (ms) of the sender's and the receiver's process, when measured. */
+  loop?: { sender: [number, number]; receiver: [number, number] };
   /** CPU of this process (the sender) and of the receiver's, in ms. */
   senderCpu: number;
   receiverCpu: number;
@@ -119,17 +122,30 @@ async function parleyPair() {
     conv,
     peerId: self.id,
     child,
-    /** Sends `src` to the peer process; resolves when the peer says it is done. */
-    async transfer(src: string, windowBytes: number): Promise<Run & { verifiedSecs: number }> {
+    /**
+     * Sends `src` to the peer process; resolves when the peer says it is done. `started` runs
+     * once the offer is made (hashing the file to offer it is not part of the transfer).
+     */
+    async transfer(src: string, windowBytes: number, started?: () => void): Promise<Run & { verifiedSecs: number }> {
       const offer = await sender.offer(self.id, src);
+      started?.();
       const before = lines.length;
+      const loop = monitorEventLoopDelay({ resolution: 5 });
+      loop.enable();
       const [c0, r0] = [selfCpuMs(), cpuMs(child.pid!)];
       child.stdin!.write(
         `${JSON.stringify({ accept: { transferId: offer.transferId, from: a.identity.id, port: listener.port, windowBytes, manifest: manifestToJson(offer.manifest) } })}\n`,
       );
       const done = await waitFor('the peer received the file', () => lines.slice(before).find((l) => l.type === 'done' || l.type === 'error'), 600_000, 5);
+      loop.disable();
       if (done.type !== 'done') throw new Error(String(done.message));
-      return { secs: (done.doneMs as number) / 1000, verifiedSecs: (done.verifiedMs as number) / 1000, senderCpu: selfCpuMs() - c0, receiverCpu: cpuMs(child.pid!) - r0 };
+      return {
+        secs: (done.doneMs as number) / 1000,
+        verifiedSecs: (done.verifiedMs as number) / 1000,
+        senderCpu: selfCpuMs() - c0,
+        receiverCpu: cpuMs(child.pid!) - r0,
+        loop: { sender: [loop.percentile(99) / 1e6, loop.max / 1e6], receiver: [done.loopP99Ms as number, done.loopMaxMs as number] },
+      };
     },
     async stop() {
       await sender.close();
@@ -166,6 +182,7 @@ async function roundTrips(a: ParleyNode, conv: string, opts: { n?: number; until
   return samples;
 }
 
+const loopDelay = (r: Run) => (r.loop ? `${fmt(r.loop.sender[0], 0)} / ${fmt(r.loop.sender[1], 0)}, ${fmt(r.loop.receiver[0], 0)} / ${fmt(r.loop.receiver[1], 0)}` : '');
 const best = (runs: Run[]) => runs.reduce((x, y) => (y.secs < x.secs ? y : x));
 const mibps = (bytes: number, secs: number) => bytes / MiB / secs;
 const cpuPerGiB = (ms: number, bytes: number) => (ms / 1000) * (1024 * MiB / bytes);
@@ -193,8 +210,8 @@ export async function filesBench(): Promise<void> {
 
       const idle = summarize(await roundTrips(pair.a, pair.conv, { n: ROUND_TRIPS }));
       let busy = true;
-      const during = roundTrips(pair.a, pair.conv, { until: () => !busy });
-      const t = await pair.transfer(src, defaultTransferTiming.windowBytes);
+      let during: Promise<number[]> = Promise.resolve([]);
+      const t = await pair.transfer(src, defaultTransferTiming.windowBytes, () => (during = roundTrips(pair.a, pair.conv, { until: () => !busy })));
       busy = false;
       const busySamples = summarize(await during);
 
@@ -207,6 +224,13 @@ export async function filesBench(): Promise<void> {
         { name: 'receiver CPU per GiB (s)', value: fmt(cpuPerGiB(p.receiverCpu, SIZE), 2), baseline: `${fmt(cpuPerGiB(rf.receiverCpu, SIZE), 2)} raw TLS file to file`, ratio: `${fmt(p.receiverCpu / rf.receiverCpu, 1)}×`, target: '' },
         { name: 'sender CPU per GiB (s)', value: fmt(cpuPerGiB(p.senderCpu, SIZE), 2), baseline: `${fmt(cpuPerGiB(rf.senderCpu, SIZE), 2)} raw TLS file to file`, ratio: `${fmt(p.senderCpu / rf.senderCpu, 1)}×`, target: '' },
         { name: 'chat send→ack p50 / p99 during the transfer (ms)', value: `${fmt(busySamples.p50, 2)} / ${fmt(busySamples.p99, 2)}`, baseline: `${fmt(idle.p50, 2)} / ${fmt(idle.p99, 2)} idle`, ratio: `${fmt(busySamples.p50 / idle.p50, 1)}× / ${fmt(busySamples.p99 / idle.p99, 1)}×`, target: 'p99 ≤ 50 ms' },
+        {
+          name: 'event-loop delay p99 / max, sender and receiver process, during the transfer with chat (ms)',
+          value: loopDelay(t),
+          baseline: `${loopDelay(p)} without chat`,
+          ratio: '',
+          target: '',
+        },
         { name: `transfer with chat probes (MiB/s, ${busySamples.n} probes)`, value: fmt(mibps(SIZE, t.secs), 0), baseline: `${fmt(pm, 0)} without`, ratio: `${fmt(mibps(SIZE, t.secs) / pm, 2)}×`, target: '' },
       ]);
       if (sweep.length > 0) {

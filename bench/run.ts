@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { discoveryBench } from './discovery.bench.ts';
 import { filesBench } from './files.bench.ts';
+import { groupsBench } from './groups.bench.ts';
 import { messagingBench } from './messaging.bench.ts';
 import { relayBench } from './relay.bench.ts';
 import { webBench } from './web.bench.ts';
@@ -11,6 +12,7 @@ const benches: Record<string, () => Promise<void>> = {
   messaging: messagingBench,
   relay: relayBench,
   files: filesBench,
+  groups: groupsBench,
   discovery: discoveryBench,
   web: webBench,
 };

@@ -10,7 +10,9 @@
 import { createHash, webcrypto } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import { errnoOf, fromFsError, TransferError } from './errors.ts';
 import { CREATE_EXCLUSIVE, folderInside, fsyncDir, OPEN_EXISTING, readFully, realDownloadDir, unlinkIfPresent, writeAll } from './fs-safe.ts';
@@ -102,6 +104,14 @@ export class DownloadSink {
   readonly #inflight = new Map<number, Promise<void>>();
   #batch: Batch | null = null;
   #draining = false;
+  /**
+   * The whole-file SHA-256 over chunks 0 .. #hashedUpTo - 1, fed as each chunk arrives, in
+   * order, from the same buffer that is checked and written. Null once it cannot cover the file
+   * as written (a resume, a chunk out of order, a chunk that failed its check or its write):
+   * then complete() reads the file back instead.
+   */
+  #running: RunningHash | null;
+  #hashedUpTo = 0;
   #failure: TransferError | null = null;
   #closed = false;
   /** Set when open() finds the file already published by an earlier run. */
@@ -133,6 +143,9 @@ export class DownloadSink {
     this.#journal = init.journal;
     this.#verified = init.verified;
     this.#published = init.published;
+    // Only a transfer that starts from nothing can be hashed as it arrives: after a resume the
+    // chunks already here were never in this process's memory.
+    this.#running = init.verified.size === 0 && init.published === null ? new RunningHash() : null;
     this.#log = init.log;
     this.#publishOps = init.publishOps;
   }
@@ -244,7 +257,16 @@ export class DownloadSink {
       await pending;
       return 'duplicate';
     }
-    const job = this.#checkAndWrite(index, data);
+    const fed = this.#feedRunningHash(index, data);
+    const job = this.#checkAndWrite(index, data).then(
+      // The caller reuses `data` once this resolves: the running hash must be done with it.
+      () => fed,
+      async (err: unknown) => {
+        this.#dropRunningHash();
+        await fed;
+        throw err;
+      },
+    );
     this.#inflight.set(index, job);
     try {
       await job;
@@ -255,15 +277,35 @@ export class DownloadSink {
   }
 
   async #checkAndWrite(index: number, data: Uint8Array): Promise<void> {
-    // WebCrypto hashes on the libuv thread pool: the event loop (which also carries chat and
-    // the network) is not blocked for the ~5 ms a 1 MiB chunk takes without SHA extensions,
-    // and chunks in flight are checked in parallel.
-    const digest = new Uint8Array(await webcrypto.subtle.digest('SHA-256', data));
-    if (!Buffer.from(digest.buffer).equals(chunkHash(this.manifest, index))) {
+    // Off the event loop (hashChunk): chunks in flight are checked in parallel.
+    if (!(await hashChunk(data)).equals(chunkHash(this.manifest, index))) {
       throw new TransferError('chunk-hash-mismatch', `chunk ${index} does not match its hash`);
     }
     this.#usable();
     await this.#writeAndCommit(index, data);
+  }
+
+  /**
+   * Feeds chunk `index` to the running whole-file hash if it is the next in file order; resolves
+   * once the hash worker has taken it in (so a fast link cannot queue the file in its inbox).
+   * The first chunk out of order drops the running hash for good.
+   */
+  #feedRunningHash(index: number, data: Uint8Array): Promise<void> {
+    const hash = this.#running;
+    if (!hash) return Promise.resolve();
+    if (index !== this.#hashedUpTo) {
+      this.#dropRunningHash();
+      return Promise.resolve();
+    }
+    this.#hashedUpTo++;
+    return hash.update(data).catch(() => {
+      if (this.#running === hash) this.#dropRunningHash();
+    });
+  }
+
+  #dropRunningHash(): void {
+    this.#running?.drop();
+    this.#running = null;
   }
 
   async #writeAndCommit(index: number, data: Uint8Array): Promise<void> {
@@ -338,7 +380,16 @@ export class DownloadSink {
       const st = await temp.stat({ bigint: true });
       if (st.size > BigInt(this.manifest.size)) throw new TransferError('temp-conflict', 'the temp file grew beyond the file size');
       await temp.sync();
-      const { bad, fileOk } = await this.#readBack(temp);
+      // Read back only what the running hash did not cover. When it saw every chunk, in order,
+      // from the very buffers that were checked and then written, and the data was fdatasynced
+      // before each chunk counted, the bytes on disk are the bytes verified: reading them back
+      // right away would hash the page cache, not the medium, so it would catch neither a
+      // failing disk nor anything the running hash misses; what it did catch (our own offset
+      // bugs) the tests cover. A temp file replaced meanwhile is caught by its inode when
+      // publishing. Resumed or out-of-order transfers still read back.
+      const running = this.#running && this.#hashedUpTo === this.#count ? await this.#running.digest() : null;
+      this.#dropRunningHash();
+      const { bad, fileOk } = running?.equals(this.manifest.fileHash) ? { bad: [], fileOk: true } : await this.#readBack(temp);
       if (bad.length > 0) {
         await this.#journal!.append({ unverified: bad });
         for (const i of bad) this.#verified.delete(i);
@@ -431,6 +482,7 @@ export class DownloadSink {
     const journal = this.#journal;
     this.#temp = null;
     this.#journal = null;
+    this.#dropRunningHash();
     openJournals.delete(this.#paths.journal);
     await Promise.allSettled([temp?.close(), journal?.close()]);
   }
@@ -452,6 +504,180 @@ export class DownloadSink {
     await unlinkIfPresent(this.#paths.journal);
     await fsyncDir(this.folder);
     this.#log?.info({ transferId: this.transferId }, 'file receive canceled');
+  }
+}
+
+// Hashing off the event loop. SHA-256 costs ~4-5 ms per MiB without SHA extensions, and every
+// byte received is hashed twice (its chunk, and the running whole-file hash): on the event
+// loop that would be ~9 s per GiB taken from the loop that also carries chat and the network.
+// A few worker threads per process, shared by every sink, do both. A chunk in a
+// SharedArrayBuffer (what PullStream receives into) is hashed where it lies: no copy, no
+// allocation (copying into fresh 1 MiB buffers, as WebCrypto does, cost the loop almost as much
+// as a third of the hashing, in page faults and garbage collection). Other chunks (tests, other
+// callers) are hashed by WebCrypto on the libuv pool, and copied for the running hash.
+// A worker that fails or exits only costs its running hashes: complete() then reads the file
+// back, as after a resume.
+const HASH_WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+// Ten steps nicer than the app, for this thread only: when the cores are busy the event loops
+// that carry chat and the network get them first and hashing takes what is left, so a transfer
+// slows down rather than holding up a chat line; idle cores are used all the same. Linux only:
+// there setpriority(0) is the calling thread; on macOS and Windows it is the whole app.
+if (process.platform === 'linux') {
+  try { const os = require('node:os'); os.setPriority(0, Math.min(19, os.getPriority(0) + 10)); } catch {}
+}
+const hashes = new Map();
+parentPort.on('message', (m) => {
+  if (m.op === 'chunk') {
+    parentPort.postMessage({ seq: m.seq, digest: createHash('sha256').update(m.data).digest() });
+    return;
+  }
+  let h = hashes.get(m.id);
+  if (m.op === 'update') {
+    if (!h) hashes.set(m.id, (h = createHash('sha256')));
+    h.update(m.data);
+    parentPort.postMessage({ seq: m.seq });
+  } else if (m.op === 'digest') {
+    hashes.delete(m.id);
+    parentPort.postMessage({ seq: m.seq, digest: (h ?? createHash('sha256')).digest() });
+  } else if (m.op === 'drop') {
+    hashes.delete(m.id);
+  }
+});
+`;
+const HASH_WORKERS = Math.max(2, Math.min(4, availableParallelism()));
+
+interface HashReply {
+  seq: number;
+  digest?: Uint8Array;
+}
+
+type HashRequest = { op: 'chunk'; data: Uint8Array } | { op: 'update'; id: number; data: Uint8Array } | { op: 'digest'; id: number };
+
+const isShared = (data: Uint8Array) => typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
+
+class HashWorker {
+  static readonly #pool: Array<HashWorker | null> = [];
+  static #next = 0;
+  static #nextHashId = 1;
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, { resolve: (r: HashReply) => void; reject: (err: Error) => void }>();
+  #seq = 0;
+  #dead = false;
+
+  /** One of the process's hash workers, in turn, started on first use (and again after one died). */
+  static pick(): HashWorker {
+    const k = HashWorker.#next++ % HASH_WORKERS;
+    let w = HashWorker.#pool[k];
+    if (!w || w.#dead) HashWorker.#pool[k] = w = new HashWorker();
+    return w;
+  }
+
+  static newHashId(): number {
+    return HashWorker.#nextHashId++;
+  }
+
+  private constructor() {
+    this.#worker = new Worker(HASH_WORKER_SOURCE, { eval: true, name: 'parley-file-hash' });
+    // Idle, it must not keep the process alive; while a reply is awaited it must.
+    this.#worker.unref();
+    this.#worker.on('message', (r: HashReply) => {
+      const w = this.#waiting.get(r.seq);
+      this.#waiting.delete(r.seq);
+      if (this.#waiting.size === 0) this.#worker.unref();
+      w?.resolve(r);
+    });
+    const die = (err: Error) => {
+      this.#dead = true;
+      for (const w of this.#waiting.values()) w.reject(err);
+      this.#waiting.clear();
+    };
+    this.#worker.on('error', die);
+    this.#worker.on('exit', () => die(new Error('the hash worker exited')));
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /**
+   * `data` in a SharedArrayBuffer is read in place: the caller must leave it alone until this
+   * resolves. Anything else is copied (just its bytes) and the copy moved to the worker.
+   */
+  request(msg: HashRequest): Promise<HashReply> {
+    if (this.#dead) return Promise.reject(new Error('the hash worker exited'));
+    const seq = ++this.#seq;
+    const { promise, resolve, reject } = Promise.withResolvers<HashReply>();
+    if (this.#waiting.size === 0) this.#worker.ref();
+    this.#waiting.set(seq, { resolve, reject });
+    if ('data' in msg && !isShared(msg.data)) {
+      const copy = new Uint8Array(msg.data);
+      this.#worker.postMessage({ ...msg, data: copy, seq }, [copy.buffer]);
+    } else {
+      this.#worker.postMessage({ ...msg, seq });
+    }
+    return promise;
+  }
+
+  drop(id: number): void {
+    if (!this.#dead) this.#worker.postMessage({ op: 'drop', id });
+  }
+}
+
+/** SHA-256 of one chunk, off the event loop. */
+async function hashChunk(data: Uint8Array): Promise<Buffer> {
+  if (isShared(data)) {
+    try {
+      const r = await HashWorker.pick().request({ op: 'chunk', data });
+      if (r.digest) return Buffer.from(r.digest);
+    } catch {
+      // A worker gone: WebCrypto below, on a copy (it refuses shared memory).
+    }
+    data = new Uint8Array(data);
+  }
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+}
+
+/** One file's SHA-256, fed in order, in one hash worker. */
+class RunningHash {
+  #worker: HashWorker | null = null;
+  readonly #id = HashWorker.newHashId();
+  #broken = false;
+
+  #target(): HashWorker {
+    this.#worker ??= HashWorker.pick();
+    if (this.#worker.dead) throw new Error('the hash worker exited');
+    return this.#worker;
+  }
+
+  /** Resolves once the worker has hashed `data`, which the caller may then reuse. */
+  async update(data: Uint8Array): Promise<void> {
+    if (this.#broken) throw new Error('the running hash is broken');
+    try {
+      await this.#target().request({ op: 'update', id: this.#id, data });
+    } catch (err) {
+      this.#broken = true;
+      throw err;
+    }
+  }
+
+  /** The digest, or null if the hash cannot be trusted to cover every update. */
+  async digest(): Promise<Buffer | null> {
+    if (this.#broken) return null;
+    try {
+      const r = await this.#target().request({ op: 'digest', id: this.#id });
+      return r.digest ? Buffer.from(r.digest) : null;
+    } catch {
+      return null;
+    } finally {
+      this.#broken = true;
+    }
+  }
+
+  drop(): void {
+    if (this.#worker && !this.#broken) this.#worker.drop(this.#id);
+    this.#broken = true;
   }
 }
 

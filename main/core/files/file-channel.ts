@@ -8,6 +8,7 @@ import {
   encodeFileFrame,
   FileFrameDecoder,
   FileStreamError,
+  type DataTarget,
   type EndCode,
   type FileFrame,
   type OutgoingFileFrame,
@@ -31,7 +32,9 @@ const END_GRACE_MS = 2000;
 
 export class FileChannel extends EventEmitter<ChannelEvents> {
   readonly socket: Duplex;
-  #decoder = new FileFrameDecoder();
+  readonly #decoder: FileFrameDecoder;
+  /** Set by the receiving side: where a data frame's bytes go (see FileFrameDecoder). */
+  dataTarget: DataTarget | null = null;
   #ended: ChannelEnd | null = null;
   readonly #closed: Promise<ChannelEnd>;
   #resolveClosed!: (end: ChannelEnd) => void;
@@ -42,6 +45,7 @@ export class FileChannel extends EventEmitter<ChannelEvents> {
     this.socket = socket;
     this.#log = opts.log;
     this.#closed = new Promise((r) => (this.#resolveClosed = r));
+    this.#decoder = new FileFrameDecoder({ dataTarget: (i, o, n) => this.dataTarget?.(i, o, n) ?? null });
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (err: Error) => this.#finish({ kind: 'network', detail: err.message }));
     socket.on('close', () => this.#finish({ kind: 'network', detail: 'connection closed' }));

@@ -53,6 +53,8 @@ export interface PullOptions {
 interface Incoming {
   buf: Buffer;
   got: number;
+  /** Bytes handed to the channel's decoder to fill (up to a data frame still arriving). */
+  claimed: number;
 }
 
 export class PullStream {
@@ -84,6 +86,15 @@ export class PullStream {
     this.#ch.on('closed', onClosed);
     this.#offFrame = () => this.#ch.off('frame', onFrame);
     this.#offClosed = () => this.#ch.off('closed', onClosed);
+    // A data frame that continues a chunk asked for, where it should, is copied by the decoder
+    // straight into the chunk's buffer as its bytes arrive; anything else is decoded as usual
+    // and judged in #onFrame.
+    this.#ch.dataTarget = (i, o, n) => {
+      const inc = this.#failure ? undefined : this.#incoming.get(i);
+      if (!inc || o !== inc.claimed || o + n > inc.buf.byteLength) return null;
+      inc.claimed = o + n;
+      return inc.buf.subarray(o, o + n);
+    };
   }
 
   /** Opens the transfer on the stream. Resolves once every chunk is verified and durable. */
@@ -139,6 +150,7 @@ export class PullStream {
   }
 
   #stop(): void {
+    this.#ch.dataTarget = null;
     if (this.#stallTimer) clearInterval(this.#stallTimer);
     this.#stallTimer = null;
     this.#offFrame();
@@ -194,8 +206,10 @@ export class PullStream {
     if (!inc) return this.#violation(`data for chunk ${f.i}, which was not asked for`);
     if (f.o !== inc.got) return this.#violation(`data for chunk ${f.i} at ${f.o}, expected ${inc.got}`);
     if (f.o + f.b.byteLength > inc.buf.byteLength) return this.#violation(`data beyond the end of chunk ${f.i}`);
-    inc.buf.set(f.b, f.o);
+    // Already in place when the decoder copied it there.
+    if (f.b.buffer !== inc.buf.buffer || f.b.byteOffset !== inc.buf.byteOffset + f.o) inc.buf.set(f.b, f.o);
     inc.got += f.b.byteLength;
+    inc.claimed = Math.max(inc.claimed, inc.got);
     this.#lastByteAt = performance.now();
     if (inc.got < inc.buf.byteLength) return;
     this.#incoming.delete(f.i);
@@ -232,11 +246,12 @@ export class PullStream {
 
   /**
    * Chunk buffers are reused once the sink is done with them: a fresh 1 MiB buffer per chunk
-   * made garbage collection a tenth of the receiver's CPU time.
+   * made garbage collection a tenth of the receiver's CPU time. They are shared memory, so the
+   * sink's hash workers read them where they lie instead of copying each chunk.
    */
   #buffer(length: number): Buffer {
     const size = this.#o.sink.manifest.chunkSize;
-    const buf = this.#free.pop() ?? Buffer.allocUnsafe(size);
+    const buf = this.#free.pop() ?? Buffer.from(new SharedArrayBuffer(size));
     return length === size ? buf : buf.subarray(0, length);
   }
 
@@ -271,7 +286,7 @@ export class PullStream {
     ) {
       const i = this.#pending.shift()!;
       batch.push(i);
-      this.#incoming.set(i, { buf: this.#buffer(chunkLength(this.#o.sink.manifest, i)), got: 0 });
+      this.#incoming.set(i, { buf: this.#buffer(chunkLength(this.#o.sink.manifest, i)), got: 0, claimed: 0 });
     }
     if (batch.length > 0) {
       this.#lastByteAt = performance.now();

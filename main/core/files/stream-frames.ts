@@ -8,7 +8,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { msgpackProblem } from '../protocol/codec.ts';
-import { StreamDecoder } from '../protocol/stream-decoder.ts';
 import { FILE_LIMITS, TransferIdSchema } from './manifest.ts';
 
 export const FILE_ALPN = 'parley-file/1';
@@ -194,9 +193,135 @@ export function decodeFilePayload(payload: Uint8Array): FileFrame {
   return parsed.data;
 }
 
-export class FileFrameDecoder extends StreamDecoder<FileFrame, FileStreamError> {
-  constructor() {
-    super({ maxFrameBytes: MAX_FILE_FRAME_BYTES, decode: decodeFilePayload, ErrorClass: FileStreamError });
+/**
+ * Where a data frame's bytes should land: a view of `length` bytes for chunk `index` at
+ * `offset`, or null to have the frame decoded as usual (and judged by whoever reads it).
+ */
+export type DataTarget = (index: number, offset: number, length: number) => Uint8Array | null;
+
+/** The fields of a data frame head exactly as encodeDataHead() writes it, or null. */
+function canonicalDataHead(head: Buffer, payloadBytes: number): { i: number; o: number; n: number } | null {
+  // Length prefix, then: map of 4, "t" "data", "i" uint32, "o" uint32, "b" bin32.
+  const at = 4;
+  if (
+    head[at] !== 0x84 || head[at + 1] !== 0xa1 || head[at + 2] !== 0x74 || head[at + 3] !== 0xa4 ||
+    head.toString('latin1', at + 4, at + 8) !== 'data' ||
+    head[at + 8] !== 0xa1 || head[at + 9] !== 0x69 || head[at + 10] !== 0xce ||
+    head[at + 15] !== 0xa1 || head[at + 16] !== 0x6f || head[at + 17] !== 0xce ||
+    head[at + 22] !== 0xa1 || head[at + 23] !== 0x62 || head[at + 24] !== 0xc6
+  ) {
+    return null;
+  }
+  const i = head.readUInt32BE(at + 11);
+  const o = head.readUInt32BE(at + 18);
+  const n = head.readUInt32BE(at + 25);
+  // What DataFrame's schema checks; anything else goes the usual way and fails there.
+  if (n !== payloadBytes - DATA_HEAD_BYTES || n < 1 || n > DATA_BYTES || i > FILE_LIMITS.maxChunks - 1) return null;
+  return { i, o, n };
+}
+
+/**
+ * parley-file/1 frames from a byte stream: the same framing and rules as the link's
+ * StreamDecoder (a length is checked before anything is buffered for it; after the first
+ * violation every push fails the same way). With a `dataTarget`, a data frame in the exact form
+ * encodeDataHead() writes is copied piece by piece, as the bytes arrive, straight to where the
+ * target says (a chunk buffer), and emitted once complete with `b` a view of that place: no
+ * buffer per frame, no concatenation, no MessagePack or schema pass per 128 KiB. Every other
+ * frame, and a data frame the target declines, is decoded and validated as usual.
+ */
+export class FileFrameDecoder {
+  readonly #target: DataTarget | undefined;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #failure: FileStreamError | null = null;
+  /** A data frame being copied to its target. */
+  #direct: { i: number; o: number; dest: Uint8Array; filled: number } | null = null;
+
+  constructor(opts: { dataTarget?: DataTarget } = {}) {
+    this.#target = opts.dataTarget;
+  }
+
+  /** Bytes held for an unfinished frame. */
+  get pendingBytes(): number {
+    return this.#buffered + (this.#direct ? 4 + DATA_HEAD_BYTES + this.#direct.filled : 0);
+  }
+
+  push(chunk: Buffer): FileFrame[] {
+    if (this.#failure) throw this.#failure;
+    try {
+      return this.#decode(chunk);
+    } catch (err) {
+      this.#failure = err instanceof FileStreamError ? err : new FileStreamError('bad-encoding', `decoder failure: ${(err as Error).message}`);
+      this.#chunks = [];
+      this.#buffered = 0;
+      this.#direct = null;
+      throw this.#failure;
+    }
+  }
+
+  #decode(chunk: Buffer): FileFrame[] {
+    const frames: FileFrame[] = [];
+    const queue: Buffer[] = [chunk];
+    for (;;) {
+      const d = this.#direct;
+      if (d) {
+        const next = queue.shift();
+        if (!next) return frames;
+        const n = Math.min(next.byteLength, d.dest.byteLength - d.filled);
+        d.dest.set(n === next.byteLength ? next : next.subarray(0, n), d.filled);
+        d.filled += n;
+        if (n < next.byteLength) queue.unshift(next.subarray(n));
+        if (d.filled < d.dest.byteLength) continue;
+        this.#direct = null;
+        // The target's memory may be shared (PullStream's chunk buffers): the reader knows.
+        frames.push({ t: 'data', i: d.i, o: d.o, b: d.dest as Uint8Array<ArrayBuffer> });
+        continue;
+      }
+      for (const c of queue.splice(0)) {
+        if (c.byteLength === 0) continue;
+        this.#chunks.push(c);
+        this.#buffered += c.byteLength;
+      }
+      if (this.#buffered < 4) return frames;
+      const len = this.#peek(4).readUInt32BE(0);
+      if (len > MAX_FILE_FRAME_BYTES) throw new FileStreamError('frame-too-large', `declared length ${len} exceeds ${MAX_FILE_FRAME_BYTES}`);
+      if (len === 0) throw new FileStreamError('empty-frame', 'declared length 0');
+      if (this.#target && len > DATA_HEAD_BYTES && this.#buffered >= 4 + DATA_HEAD_BYTES) {
+        const head = canonicalDataHead(this.#peek(4 + DATA_HEAD_BYTES), len);
+        const dest = head ? this.#target(head.i, head.o, head.n) : null;
+        if (head && dest && dest.byteLength === head.n) {
+          this.#take(4 + DATA_HEAD_BYTES);
+          this.#direct = { i: head.i, o: head.o, dest, filled: 0 };
+          queue.push(...this.#chunks);
+          this.#chunks = [];
+          this.#buffered = 0;
+          continue;
+        }
+      }
+      if (this.#buffered < 4 + len) return frames;
+      frames.push(decodeFilePayload(this.#take(4 + len).subarray(4)));
+    }
+  }
+
+  /** Makes the first buffered piece at least `n` bytes long (n <= buffered), joining only what it takes. */
+  #front(n: number): Buffer {
+    let k = 0;
+    for (let total = 0; total < n; k++) total += this.#chunks[k]!.byteLength;
+    if (k > 1) this.#chunks.splice(0, k, Buffer.concat(this.#chunks.slice(0, k)));
+    return this.#chunks[0]!;
+  }
+
+  #peek(n: number): Buffer {
+    return this.#front(n).subarray(0, n);
+  }
+
+  #take(n: number): Buffer {
+    const first = this.#front(n);
+    const out = first.subarray(0, n);
+    if (first.byteLength === n) this.#chunks.shift();
+    else this.#chunks[0] = first.subarray(n);
+    this.#buffered -= n;
+    return out;
   }
 }
 
