@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MessageInfo } from '../../main/contract/contract.ts';
+import { canChange } from '../../renderer/src/app/message-rules.ts';
 import { sameMessage, upsertMessage } from '../../renderer/src/app/order.ts';
 import { insertMention, matchesMention, mentionQuery, mentionsInText, splitMentions } from '../../renderer/src/features/conversation/mentions.ts';
 import { formatBytes, formatDuration, kindOf, thumbnailUrl } from '../../renderer/src/features/files/media.ts';
@@ -132,5 +133,17 @@ describe('changed messages replace their old copy', () => {
     });
     const moved = { ...file, attachment: { ...file.attachment!, transfer: { ...file.attachment!.transfer, bytesDone: 5 } } };
     assert.ok(!sameMessage(file, moved));
+  });
+});
+
+describe('which of my messages can be edited or deleted', () => {
+  it('a direct message once the peer holds it; before that it is canceled instead', () => {
+    for (const state of ['pending', 'sent', 'stored'] as const) assert.equal(canChange(msg('a', 1, { mine: true, state })), false, state);
+    for (const state of ['delivered', 'read'] as const) assert.equal(canChange(msg('a', 1, { mine: true, state })), true, state);
+  });
+  it('a group message at once (its events are signed, not outboxed); never a canceled or rejected one', () => {
+    assert.equal(canChange(msg('a', 1, { mine: true, convId: 'g:GROUP', state: 'pending' })), true);
+    assert.equal(canChange(msg('a', 1, { mine: true, state: 'canceled' })), false);
+    assert.equal(canChange(msg('a', 1, { mine: true, convId: 'g:GROUP', state: 'rejected' })), false);
   });
 });

@@ -56,6 +56,13 @@ export interface Notice {
   kind?: 'error' | 'warning';
 }
 
+/** A refused group event, for the sentence: who handed it over, in which group, and whether the signature failed. */
+export interface GroupWarningText {
+  name: string;
+  group: string;
+  forged: boolean;
+}
+
 export interface FocusTarget {
   convId: string;
   messageId: string;
@@ -166,7 +173,7 @@ export class AppStore {
     this.transport.on('messagesHidden', ({ convId, ids }) => {
       const conv = this.convs.get(convId);
       if (!conv) return;
-      const gone = new Set(ids);
+      const gone = new Set<string>();
       if (conv.messages) conv.messages = conv.messages.filter((m) => !gone.has(m.id));
       if (conv.info.lastMessage && gone.has(conv.info.lastMessage.id)) {
         conv.info = { ...conv.info, lastMessage: conv.messages?.[conv.messages.length - 1] ?? null };
@@ -174,8 +181,10 @@ export class AppStore {
       this.changed();
     });
     this.transport.on('groupWarning', (w) => {
-      const from = w.from ? (this.peers.get(w.from)?.name ?? w.from.slice(0, 7)) : '?';
-      this.warn(from);
+      const from = w.from ? this.peers.get(w.from)?.name || w.from.slice(0, 7) : '?';
+      const conv = this.convs.get(w.convId);
+      const group = conv?.info.kind === 'group' ? conv.info.title : w.groupId.slice(0, 7);
+      this.warn({ name: from, group, forged: w.reason === 'bad-signature' });
     });
     this.transport.on('self', (s) => {
       this.self = cleanSelf(s);
@@ -258,11 +267,17 @@ export class AppStore {
     }
   }
 
-  /** Set by the UI: turns a group warning's sender name into a sentence in the current language. */
-  warningText: (from: string) => string = (from) => from;
+  /**
+   * Set by the UI: a group warning as a sentence in the current language. `forged`: the
+   * signature failed (altered or forged on the way); otherwise the fault may be the author's.
+   */
+  warningText: (w: GroupWarningText) => string = (w) => w.name;
 
-  private warn(from: string): void {
-    this.notify(this.warningText(from), 'warning');
+  private warn(w: GroupWarningText): void {
+    const text = this.warningText(w);
+    // One crafted frame can carry 256 refused events: the same sentence once is enough.
+    if (this.notices.some((n) => n.text === text)) return;
+    this.notify(text, 'warning');
   }
 
   /** A group conversation appeared or changed (name, members, membership). */

@@ -1,5 +1,6 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { MessageInfo } from '../../../../main/contract/contract.ts';
+import { canChange } from '../../app/message-rules.ts';
 import { useI18n, type TFunction } from '../../i18n/i18n.tsx';
 import { Icon } from '../../ui/Dialog.tsx';
 import { Attachment, type FileAction } from '../files/Attachment.tsx';
@@ -96,7 +97,8 @@ export const MessageBubble = memo(function MessageBubble(props: {
   const mentioned = useMemo(() => (m.mentions ?? []).map((id) => ({ id, name: mentionNameOf(id) })), [m.mentions, mentionNameOf]);
   const reactions = m.reactions ?? [];
   const canAct = onAction && props.canCompose && !m.deleted && m.state !== 'canceled' && m.state !== 'rejected';
-  const canEdit = m.mine && m.text.length > 0;
+  const canDelete = m.mine && canChange(m);
+  const canEdit = canDelete && m.text.length > 0;
   const react = (emoji: string, on: boolean) => {
     setPicking(false);
     onAction?.('react', m, { emoji, on });
@@ -192,7 +194,7 @@ export const MessageBubble = memo(function MessageBubble(props: {
                 <Icon name="edit" />
               </button>
             ) : null}
-            {m.mine ? (
+            {canDelete ? (
               <button type="button" className="icon-button small" onClick={() => onAction('delete', m)} aria-label={t('msg.delete')} title={t('msg.delete')}>
                 <Icon name="trash" />
               </button>
