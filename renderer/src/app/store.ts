@@ -173,7 +173,7 @@ export class AppStore {
     this.transport.on('messagesHidden', ({ convId, ids }) => {
       const conv = this.convs.get(convId);
       if (!conv) return;
-      const gone = new Set<string>();
+      const gone = new Set(ids);
       if (conv.messages) conv.messages = conv.messages.filter((m) => !gone.has(m.id));
       if (conv.info.lastMessage && gone.has(conv.info.lastMessage.id)) {
         conv.info = { ...conv.info, lastMessage: conv.messages?.[conv.messages.length - 1] ?? null };
