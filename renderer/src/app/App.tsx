@@ -84,7 +84,7 @@ function Main(props: { store: AppStore; version: number; prefs: Prefs; setPrefs:
   const selectGroup = useCallback((convId: string) => void store.selectGroup(convId).catch((err: Error) => store.notify(err.message)), [store]);
   // The store raises group warnings; the sentence is in the language on screen.
   useEffect(() => {
-    store.warningText = (name) => t('groups.warning', { name });
+    store.warningText = (w) => t(w.forged ? 'groups.warning' : 'groups.warningInvalid', { name: w.name, group: w.group });
   }, [store, t]);
 
   useEffect(() => {
