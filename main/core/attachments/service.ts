@@ -93,6 +93,9 @@ export class Attachments {
   readonly #o: AttachmentsOptions;
   readonly #log: Logger;
   readonly #store: Store;
+  /** close() began: nothing new starts. */
+  #closing = false;
+  /** close() finished: the store may be closed any moment, transfer events are dropped. */
   #closed = false;
   /** A received folder's top folder being created: its files wait for the one mkdir. */
   readonly #creating = new Map<string, Promise<string>>();
@@ -109,8 +112,13 @@ export class Attachments {
       ...(opts.timing ? { timing: opts.timing } : {}),
     });
     this.media = new Media({ dataDir: opts.dataDir, log: opts.log, attachment: (id) => this.#store.attachments.get(id) });
-    this.files.on('progress', (p) => this.#onProgress(p.transferId));
+    // A stream can still end after close() (the store is closed then): such a late outcome is
+    // dropped here, and the transfer's own store resumes or settles it at the next start.
+    this.files.on('progress', (p) => {
+      if (!this.#closed) this.#onProgress(p.transferId);
+    });
     this.files.on('done', (d) => {
+      if (this.#closed) return;
       const a = this.#store.attachments.byTransferId(d.transferId);
       if (!a) return;
       if (d.direction === 'receive') this.#change(a, { state: 'done', bytesDone: a.size, localPath: d.received?.path ?? null, reason: null });
@@ -122,11 +130,13 @@ export class Attachments {
       } else this.#change(a, { state: 'done', bytesDone: a.size });
     });
     this.files.on('failed', (f) => {
+      if (this.#closed) return;
       const a = this.#store.attachments.byTransferId(f.transferId);
       if (!a || TERMINAL.has(a.state)) return;
       this.#change(a, { state: 'failed', reason: f.code, resumable: f.resumable });
     });
     this.files.on('canceled', (c) => {
+      if (this.#closed) return;
       const a = this.#store.attachments.byTransferId(c.transferId);
       if (!a || TERMINAL.has(a.state)) return;
       // One member canceling its download of a group offer ends nothing for the others.
@@ -143,8 +153,10 @@ export class Attachments {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#closing = true;
+    // Transfers that settle while closing still update the store (it closes after this).
     await this.files.close();
+    this.#closed = true;
   }
 
   // ---- the wire ------------------------------------------------------------------------
@@ -234,7 +246,7 @@ export class Attachments {
     if (autoAccepts(this.#o.settings().autoAccept, from, f.kind, f.size)) {
       // After the message is announced: the UI sees the offer, then its acceptance.
       setImmediate(() => {
-        if (this.#closed) return;
+        if (this.#closing) return;
         this.accept(frame.id).catch((err: unknown) => this.#log.info({ msg: frame.id, err: (err as Error).message }, 'auto-accept failed'));
       });
     }
@@ -499,7 +511,7 @@ export class Attachments {
     if (row?.state === 'declined' || row?.state === 'canceled') {
       this.#store.attachments.update(messageId, { state: row.state, reason: row.state === 'declined' ? 'declined' : 'canceled', notice: row.state });
       setImmediate(() => {
-        if (!this.#closed) this.#flushNotices(from);
+        if (!this.#closing) this.#flushNotices(from);
       });
       return;
     }
@@ -507,7 +519,7 @@ export class Attachments {
     if (!go) return;
     // After the message is announced: the UI sees the offer, then its acceptance.
     setImmediate(() => {
-      if (this.#closed) return;
+      if (this.#closing) return;
       const now = this.#store.attachments.get(messageId);
       if (now?.state !== 'offered') return;
       const run = row?.state === 'accepted' ? this.#startDownload(now) : this.#acceptFolder(now, folder);

@@ -7,6 +7,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { fromFsError, TransferError } from './errors.ts';
 import { readFully } from './fs-safe.ts';
+import { hashChunk, RunningHash } from './hash-workers.ts';
 import {
   chooseChunkSize,
   chunkCount,
@@ -69,15 +70,33 @@ export class FileSource {
       const count = chunkCount(size, chunkSize);
       if (count > FILE_LIMITS.maxChunks) throw new TransferError('too-large', `${count} chunks of ${chunkSize} bytes are too many`);
       const chunkHashes = new Uint8Array(count * HASH_BYTES);
-      const whole = createHash('sha256');
-      const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(size, 1)));
-      for (let i = 0; i < count; i++) {
-        const len = chunkLength({ size, chunkSize }, i);
-        if ((await readFully(fh, buf, len, i * chunkSize)) !== len) throw changed();
-        const data = buf.subarray(0, len);
-        whole.update(data);
-        chunkHashes.set(createHash('sha256').update(data).digest(), i * HASH_BYTES);
+      // Hashed in the process's hash workers (hash-workers.ts), not on the event loop: offering
+      // a large file must not hold up chat. Two shared buffers: one is read while the other's
+      // chunk is hashed, in place.
+      const whole = new RunningHash();
+      const bufLen = Math.min(chunkSize, Math.max(size, 1));
+      const bufs = [0, 1].map(() => Buffer.from(new SharedArrayBuffer(bufLen)));
+      const hashing: Array<Promise<void> | null> = [null, null];
+      try {
+        for (let i = 0; i < count; i++) {
+          const slot = i % 2;
+          await hashing[slot]; // this buffer's previous chunk is hashed: it may be overwritten
+          const buf = bufs[slot]!;
+          const len = chunkLength({ size, chunkSize }, i);
+          if ((await readFully(fh, buf, len, i * chunkSize)) !== len) throw changed();
+          const data = buf.subarray(0, len);
+          // The running hash takes chunks in order: queue this one's update before reading on.
+          const fed = whole.update(data);
+          hashing[slot] = Promise.all([fed, hashChunk(data).then((d) => chunkHashes.set(d, i * HASH_BYTES))]).then(() => undefined);
+        }
+        await Promise.all(hashing);
+      } catch (err) {
+        await Promise.allSettled(hashing);
+        whole.drop();
+        throw err;
       }
+      const fileHash = await whole.digest();
+      if (!fileHash) throw new TransferError('io', 'the file could not be hashed (a hash worker stopped); try again');
       const after = await fh.stat();
       if (after.size !== size || after.mtimeMs !== before.mtimeMs) throw changed();
       const offered = {
@@ -86,7 +105,7 @@ export class FileSource {
         size,
         chunkSize,
         chunkHashes,
-        fileHash: new Uint8Array(whole.digest()),
+        fileHash: new Uint8Array(fileHash),
       };
       // The schema the receiver applies: a chunk size or name it would refuse fails here first.
       const manifest = FileManifestSchema.safeParse(offered);
