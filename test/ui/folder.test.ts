@@ -97,7 +97,10 @@ describe('sending a folder in the browser', { skip: skip ?? false }, () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     await pb.screenshot({ path: path.join(SCREENSHOTS, 'folder-offer.png') });
 
-    const accept = main.getByRole('button', { name: /^Accept folder \(4 files, / });
+    // The folder is accepted once, on its first file (the others sit right below it).
+    assert.equal(await pb.getByRole('button', { name: /^Accept folder/ }).count(), 1);
+    assert.equal(await main.getByRole('button', { name: /^Accept folder/ }).count(), 0);
+    const accept = readme.getByRole('button', { name: /^Accept folder \(4 files, / });
     assert.match(await accept.innerText(), /^Accept folder \(4 files, 318 KB\)$/);
     await accept.click();
     for (const page of [pa, pb]) {

@@ -188,6 +188,20 @@ describe('rows of the message list', () => {
     assert.deepEqual(rows.map((r) => r.key), ['1', '2', '3']);
   });
 
+  it('shows a folder’s Accept once: later files of the same folder right below it follow the first', () => {
+    const folder = (id: string, path = '') => ({ id, name: 'Project', path, count: 3, bytes: 30 });
+    const file = (id: string, n: number, f: ReturnType<typeof folder> | undefined, over: Partial<MessageInfo> = {}) =>
+      msg(id, n, {
+        text: '',
+        attachment: { transferId: id.padEnd(26, '0'), name: `f${n}`, size: 10, mime: 'text/plain', kind: 'file', transfer: { state: 'offered', direction: 'receive', bytesDone: 0, bytesTotal: 10, bytesPerSec: 0, etaMs: null }, url: null, ...(f ? { folder: f } : {}) },
+        ...over,
+      });
+    const F = 'F'.repeat(26);
+    const G = 'G'.repeat(26);
+    const rows = buildRows([file('1', 1, folder(F)), file('2', 2, folder(F, 'src')), file('3', 3, undefined), file('4', 4, folder(F, 'docs')), file('5', 5, folder(G)), file('6', 6, folder(G), { author: A })], null);
+    assert.deepEqual(rows.map((r) => r.folderFollower), [false, true, false, false, false, false]);
+  });
+
   it('puts the new-messages line above the first unread and starts a group there', () => {
     const rows = buildRows([msg('1', 1), msg('2', 2), msg('3', 3)], '2');
     assert.deepEqual(rows.map((r) => r.unreadBefore), [false, true, false]);

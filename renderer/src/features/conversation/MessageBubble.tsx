@@ -82,6 +82,8 @@ export const MessageBubble = memo(function MessageBubble(props: {
   desktop: boolean;
   /** False where nothing new can be said (a group I left): no reply, react, edit or delete. */
   canCompose: boolean;
+  /** A later file of a folder offered just above: its Accept/Decline are on the first file. */
+  folderFollower?: boolean;
 }) {
   const { t } = useI18n();
   const { m, nameOf, onAction } = props;
@@ -140,7 +142,7 @@ export const MessageBubble = memo(function MessageBubble(props: {
             </p>
           ) : (
             <>
-              {m.attachment ? <Attachment m={m} desktop={props.desktop} onAction={(a) => onAction?.(a, m)} /> : null}
+              {m.attachment ? <Attachment m={m} desktop={props.desktop} folderFollower={props.folderFollower ?? false} onAction={(a) => onAction?.(a, m)} /> : null}
               {m.text ? (
                 <p className="msg-text" dir="auto">
                   <RichText text={m.text} mentioned={mentioned} />

@@ -272,6 +272,7 @@ export function MessageList(props: {
                   onAction={onAction}
                   desktop={desktop}
                   canCompose={canCompose}
+                  folderFollower={row.folderFollower}
                 />
                 )}
               </div>

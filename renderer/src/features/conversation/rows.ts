@@ -13,6 +13,11 @@ export interface Row {
   unreadBefore: boolean;
   /** First of a run by the same author (shows more space above). */
   groupStart: boolean;
+  /**
+   * A file of a folder whose previous file is the line just above: the folder's Accept and
+   * Decline show once, on its first line, not on every file.
+   */
+  folderFollower: boolean;
 }
 
 /** Same author within this long reads as one run. */
@@ -38,7 +43,9 @@ export function buildRows(messages: MessageInfo[], firstUnreadId: string | null)
     const unreadBefore = m.id === firstUnreadId;
     // A membership line between two messages breaks the run: the author is named again.
     const groupStart = day !== null || unreadBefore || !prev || prev.author !== m.author || !!prev.change || m.ts - prev.ts > GROUP_GAP_MS || m.ts < prev.ts;
-    rows[i] = { key: m.id, m, day, unreadBefore, groupStart };
+    const folder = m.attachment?.folder?.id;
+    const folderFollower = folder !== undefined && prev?.author === m.author && prev.attachment?.folder?.id === folder;
+    rows[i] = { key: m.id, m, day, unreadBefore, groupStart, folderFollower };
     prev = m;
   }
   return rows;

@@ -43,7 +43,7 @@ function reasonText(code: string, t: TFunction): string {
   return code;
 }
 
-export function Attachment(props: { m: MessageInfo; desktop: boolean; onAction: (action: FileAction, m: MessageInfo) => void }) {
+export function Attachment(props: { m: MessageInfo; desktop: boolean; folderFollower?: boolean; onAction: (action: FileAction, m: MessageInfo) => void }) {
   const { t, lang } = useI18n();
   const { m } = props;
   const a = m.attachment!;
@@ -134,7 +134,7 @@ export function Attachment(props: { m: MessageInfo; desktop: boolean; onAction: 
         </div>
       </div>
       <div className="attachment-actions">
-        {tr.state === 'offered' && tr.direction === 'receive' ? (
+        {tr.state === 'offered' && tr.direction === 'receive' && !props.folderFollower ? (
           <>
             <button type="button" className="small-button primary" onClick={act('accept')}>
               {a.folder
