@@ -116,12 +116,12 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   },
   send: async (node, args) => {
     if (node.groups.isGroupConversation(args.convId)) {
-      return groupCommand(() => node.groups.send(args.convId, args.text, { replyTo: args.replyTo, mentions: args.mentions }));
+      return node.groups.send(args.convId, args.text, { replyTo: args.replyTo, mentions: args.mentions });
     }
     const peerId = node.messenger.peerOf(args.convId);
     if (!peerId) throw new ApiError('not-found', 'no such conversation');
     // Mentions mean nothing between two people: ignored.
-    messageCommand(() => node.messenger.checkReply(args.convId, args.replyTo));
+    node.messenger.checkReply(args.convId, args.replyTo);
     return node.messenger.send(args.convId, peerId, args.text, args.replyTo ? { replyTo: args.replyTo } : undefined);
   },
   editMessage: (node, args) => opCommand(node, args.messageId, { k: 'edit', target: args.messageId, text: args.text }),
@@ -175,17 +175,17 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   },
   createGroup: (node, args) => {
     if (args.members.includes(node.identity.id)) throw new ApiError('invalid-args', 'the creator is a member anyway: name the others');
-    return groupCommand(() => node.groups.create(args.name, args.members));
+    return node.groups.create(args.name, args.members);
   },
-  renameGroup: (node, args) => groupCommand(() => node.groups.rename(args.convId, args.name)),
-  addGroupMembers: (node, args) => groupCommand(() => node.groups.add(args.convId, args.members)),
-  removeGroupMember: (node, args) => groupCommand(() => node.groups.remove(args.convId, args.peerId)),
-  leaveGroup: (node, args) => groupCommand(() => node.groups.leave(args.convId)),
-  sendFile: (node, args) => fileCommand(() => node.attachments.sendFile(args)),
-  acceptFile: (node, args) => fileCommand(() => node.attachments.accept(args.messageId)),
-  declineFile: (node, args) => fileCommand(() => node.attachments.decline(args.messageId)),
-  cancelTransfer: (node, args) => fileCommand(() => node.attachments.cancel(args.messageId)),
-  retryTransfer: (node, args) => fileCommand(() => node.attachments.retry(args.messageId)),
+  renameGroup: (node, args) => node.groups.rename(args.convId, args.name),
+  addGroupMembers: (node, args) => node.groups.add(args.convId, args.members),
+  removeGroupMember: (node, args) => node.groups.remove(args.convId, args.peerId),
+  leaveGroup: (node, args) => node.groups.leave(args.convId),
+  sendFile: (node, args) => node.attachments.sendFile(args),
+  acceptFile: (node, args) => node.attachments.accept(args.messageId),
+  declineFile: (node, args) => node.attachments.decline(args.messageId),
+  cancelTransfer: (node, args) => node.attachments.cancel(args.messageId),
+  retryTransfer: (node, args) => node.attachments.retry(args.messageId),
   // The desktop shell answers this itself (shell.showItemInFolder with attachments.localPath);
   // a host without a file manager has nothing to show it in.
   showInFolder: () => {
@@ -193,44 +193,20 @@ export const commandHandlers: { [K in CommandName]: Handler<K> } = {
   },
 };
 
-async function fileCommand<T>(fn: () => T | Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof AttachmentError) throw new ApiError(err.code, err.message);
-    throw err;
-  }
-}
-
 /** Edit, delete or react: in a group as an event, in a direct conversation as an op message. */
 async function opCommand(node: ParleyNode, messageId: string, op: StoredOp): Promise<MessageInfo> {
   const row = node.store.getMessage(messageId);
   if (!row || row.op !== null) throw new ApiError('not-found', 'no such message');
-  if (node.groups.isGroupConversation(row.convId)) return groupCommand(() => node.groups.op(row.convId, op));
-  try {
-    return await node.messenger.sendOp(op);
-  } catch (err) {
-    if (err instanceof MessageCommandError) throw new ApiError(err.code, err.message);
-    throw err;
-  }
+  if (node.groups.isGroupConversation(row.convId)) return node.groups.op(row.convId, op);
+  return node.messenger.sendOp(op);
 }
 
-function messageCommand<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof MessageCommandError) throw new ApiError(err.code, err.message);
-    throw err;
-  }
-}
 
-function groupCommand<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof GroupCommandError) throw new ApiError(err.code, err.message);
-    throw err;
-  }
+
+/** The services' own refusals carry their ApiError code: translated here, once, for every command. */
+function asApiError(err: unknown): unknown {
+  if (err instanceof GroupCommandError || err instanceof MessageCommandError || err instanceof AttachmentError) return new ApiError(err.code, err.message);
+  return err;
 }
 
 /** A refused value is the caller's mistake: invalid-args, naming the field. */
@@ -254,7 +230,11 @@ export function createApi(node: ParleyNode): ParleyApi {
         throw new ApiError('invalid-args', `${String(name)}: ${issue ? `${issue.path.join('.') || 'args'} ${issue.message}` : 'invalid arguments'}`);
       }
       const handler = commandHandlers[name] as Handler<typeof name>;
-      return handler(node, parsed.data as never);
+      try {
+        return await handler(node, parsed.data as never);
+      } catch (err) {
+        throw asApiError(err);
+      }
     },
     on(event, listener) {
       node.events.on(event, listener as never);
