@@ -81,7 +81,7 @@ describe('the Settings view', { skip: skip ?? false }, () => {
     assert.equal(await bell.getAttribute('aria-pressed'), 'false');
     await bell.click();
     await until('muted in the core', async () => (await settings()).notifications.mutedConversations.length === 1);
-    assert.equal(await bell.getAttribute('aria-pressed'), 'true');
+    await until('the bell shows it', async () => (await bell.getAttribute('aria-pressed')) === 'true');
   });
 
   it('changes notifications, auto-away, download folder and interfaces, each refusing bad input', async () => {
@@ -96,7 +96,8 @@ describe('the Settings view', { skip: skip ?? false }, () => {
       const n = (await settings()).notifications;
       return !n.enabled && !n.showPreview;
     });
-    assert.equal(await dialog().getByRole('checkbox', { name: 'Include the message text' }).isDisabled(), true);
+    // The page learns it from the settings event, a moment after the core has it.
+    await until('the preview option is disabled', () => dialog().getByRole('checkbox', { name: 'Include the message text' }).isDisabled());
     assert.match(await dialog().getByTestId('muted-list').innerText(), /Bob/);
 
     await dialog().locator('select[name=autoAway]').selectOption(String(5 * 60_000));
@@ -177,7 +178,8 @@ describe('the Settings view', { skip: skip ?? false }, () => {
     await pa.goto('about:blank');
     await pa.goto(alice.url);
     await pa.locator(`button.person[data-peer-id="${bob.self.id}"]`).click();
-    assert.equal(await pa.getByRole('button', { name: 'Mute notifications from Bob' }).getAttribute('aria-pressed'), 'true');
+    // The settings reach the page a moment after it loads.
+    await until('the header shows Bob still muted', async () => (await pa.getByRole('button', { name: 'Mute notifications from Bob' }).getAttribute('aria-pressed')) === 'true');
     await openSettings();
     assert.equal(await dialog().getByRole('checkbox', { name: 'Show a notification when a message arrives' }).isChecked(), false);
     assert.equal(await dialog().getByRole('checkbox', { name: 'Include the message text' }).isChecked(), false);
@@ -203,7 +205,7 @@ describe('the Settings view', { skip: skip ?? false }, () => {
       return s.interfaces.length === 0 && s.notifications.enabled && s.notifications.mutedConversations.length === 0;
     });
     await pa.keyboard.press('Escape');
-    assert.equal(await pa.getByRole('button', { name: 'Mute notifications from Bob' }).getAttribute('aria-pressed'), 'false');
+    await until('the header shows Bob unmuted', async () => (await pa.getByRole('button', { name: 'Mute notifications from Bob' }).getAttribute('aria-pressed')) === 'false');
   });
 
   it('sets me away when this page sees no input for the chosen time, and back on the next key', async () => {
