@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import os from 'node:os';
-import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type KeyChange, type RelayInfo, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
+import { DisplayNameSchema, LIMITS, type DiagnosticsInfo, type Events, type RelayInfo, type ParleyApi, type PeerId, type PeerInfo, type Presence, type SelfInfo } from '../contract/contract.ts';
 import { createApi } from './api.ts';
 import { AutoAway } from './auto-away.ts';
 import { chooseInterfaces } from './discovery/interfaces.ts';
@@ -23,7 +23,7 @@ import { Messenger } from './messaging/messenger.ts';
 import { GroupService } from './groups/service.ts';
 import { openStore, type PeerRow, type PeerTrust, type PeerUpdate, type Store } from './store/store.ts';
 import type { Member } from './relay/frames.ts';
-import { isNewName, keyChangeFor, nameKey } from './trust/key-change.ts';
+import { KeyChangeWatch } from './trust/key-change-watch.ts';
 import { NodeSettings, type CoreSettings, type SettingsChange } from './settings.ts';
 import type { Attachments } from './attachments/service.ts';
 import { wireFiles } from './attachments/node-files.ts';
@@ -49,9 +49,6 @@ export interface NodeOptions {
   /** Overrides the stored relays for this run (`parley-relay://host:port/?id=…`, each with an optional token). */
   relays?: Array<{ address: string; token?: string | undefined }>;
 }
-
-/** Key-change flags kept for unproven discovery candidates, at most. */
-const MAX_CANDIDATE_FLAGS = 1024;
 
 /** The UI re-sends "typing" while the user keeps typing; silence this long means stopped. */
 const TYPING_EXPIRES_MS = 6000;
@@ -82,6 +79,7 @@ export class ParleyNode {
   /** Stored settings, with this run's command-line overrides. */
   readonly settings: NodeSettings;
   private readonly away: AutoAway;
+  private readonly keyChanges: KeyChangeWatch;
   /** The last interface change still being applied to discovery. */
   private rebinding: Promise<void> = Promise.resolve();
   /** The address the listener is bound to (all interfaces when absent). */
@@ -93,6 +91,7 @@ export class ParleyNode {
     this.identity = identity;
     this.store = store;
     this.log = log;
+    this.keyChanges = new KeyChangeWatch({ selfId: identity.id, store, log });
     const timing = { ...defaultTiming, ...opts.timing };
     const storedName = store.getMeta('profile.name');
     let name = storedName;
@@ -254,12 +253,12 @@ export class ParleyNode {
       // Only a hint: the link layer dials every address and TLS pinning decides who answered.
       const addresses = c.addresses.map((a) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`));
       this.links.addTarget(c.id, addresses);
-      this.noteCandidate(c);
+      this.keyChanges.noteCandidate(c);
       if (!this.links.get(c.id)) this.emitPeer(c.id);
     });
     d.on('gone', (g) => {
       // Forgotten by discovery, so is a flag on an unproven candidate (it is re-evaluated if it comes back).
-      this.candidateFlags.delete(g.id);
+      this.keyChanges.forgetCandidate(g.id);
       if (!this.links.get(g.id)) this.emitPeer(g.id);
     });
     d.on('warning', (w) => {
@@ -493,7 +492,7 @@ export class ParleyNode {
       warning: this.warnings.get(c.id) ?? c.warning,
       seenVia: 'lan',
       verified: false,
-      keyChange: this.candidateFlags.get(c.id)?.keyChange ?? null,
+      keyChange: this.keyChanges.candidateKeyChange(c.id),
     };
   }
 
@@ -538,46 +537,11 @@ export class ParleyNode {
     if (c) this.events.emit('peer', this.candidateInfo(c));
   }
 
-  // ---- trust: verified IDs and the key-change rule (trust/key-change.ts) -------------------
+  // ---- trust: verified IDs and the key-change rule (trust/key-change-watch.ts) -------------
 
-  /** Unproven discovery candidates are not stored; their key-change flags live here until a link proves them. */
-  private readonly candidateFlags = new Map<PeerId, { key: string; keyChange: KeyChange | null; dismissed: boolean }>();
-
-  /**
-   * Stores what a peer says about itself. Every path that learns a peer's name (Hello,
-   * presence, a relay's directory, the relay mailbox) comes through here, so that the
-   * key-change rule sees each first name and each rename.
-   */
+  /** Stores what a peer says about itself, through the key-change rule. */
   updatePeer(p: PeerUpdate): PeerRow {
-    if (p.name === undefined || p.id === this.identity.id) return this.store.upsertPeer(p);
-    const before = this.store.getPeer(p.id);
-    let change: KeyChange | null = null;
-    if (isNewName(before?.name, p.name) && !this.store.peerTrust(p.id)?.keyChange) {
-      // A candidate whose warning the person dismissed before its link came up stays dismissed.
-      const candidate = this.candidateFlags.get(p.id);
-      const dismissed = !before?.name && candidate?.dismissed === true && candidate.key === nameKey(p.name);
-      if (!dismissed) change = keyChangeFor(p.id, p.name, this.store.knownContacts());
-    }
-    const row = this.store.upsertPeer(p);
-    this.candidateFlags.delete(p.id);
-    if (change) {
-      this.store.setKeyChange(p.id, change);
-      this.log.warn({ peer: p.id.slice(0, 7), previous: change.previousId.slice(0, 7), verifiedBefore: change.verifiedBefore }, "a new ID carries a known contact's name");
-    }
-    return row;
-  }
-
-  /** The key-change rule for a discovery candidate: in memory, since nothing has proven it yet. */
-  private noteCandidate(c: PeerCandidate): void {
-    if (c.id === this.identity.id || this.store.getPeer(c.id)) return;
-    const key = nameKey(c.name);
-    const known = this.candidateFlags.get(c.id);
-    if (known && (known.key === key || known.keyChange)) return;
-    const keyChange = key ? keyChangeFor(c.id, c.name, this.store.knownContacts()) : null;
-    // Forged announcements can name any number of IDs: keep the most recent ones only.
-    if (this.candidateFlags.size >= MAX_CANDIDATE_FLAGS) this.candidateFlags.delete(this.candidateFlags.keys().next().value!);
-    this.candidateFlags.set(c.id, { key, keyChange, dismissed: false });
-    if (keyChange) this.log.warn({ peer: c.id.slice(0, 7), previous: keyChange.previousId.slice(0, 7) }, "a discovered ID carries a known contact's name");
+    return this.keyChanges.upsertPeer(p);
   }
 
   /** The person compared this peer's ID out of band (or takes that back). Null for an unknown peer. */
@@ -588,7 +552,7 @@ export class ParleyNode {
       if (!verified) return this.listPeers().find((p) => p.id === peerId) ?? null;
       // Vouched for by the person: worth remembering even before a link proves it.
       this.store.upsertPeer({ id: peerId, name });
-      this.candidateFlags.delete(peerId);
+      this.keyChanges.forgetCandidate(peerId);
     }
     this.store.setVerified(peerId, verified);
     this.log.info({ peer: peerId.slice(0, 7), verified }, 'peer verification changed');
@@ -601,13 +565,7 @@ export class ParleyNode {
   dismissKeyChange(peerId: PeerId): PeerInfo | null {
     const row = this.store.getPeer(peerId);
     if (row) this.store.setKeyChange(peerId, null);
-    else {
-      const flag = this.candidateFlags.get(peerId);
-      if (flag) {
-        flag.keyChange = null;
-        flag.dismissed = true;
-      }
-    }
+    else this.keyChanges.dismissCandidate(peerId);
     const info = row ? this.peerInfo(row) : this.listPeers().find((p) => p.id === peerId);
     if (!info) return null;
     this.log.info({ peer: peerId.slice(0, 7) }, 'key-change warning dismissed');

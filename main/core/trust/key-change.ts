@@ -8,7 +8,7 @@
 //  1. X's name is learned for the first time (X never seen before, or known only by ID, e.g.
 //     added by address) or X's name changes to a different one (same nameKey = no change);
 //     from any source that names peers: a link's Hello or presence update, a relay's
-//     directory, LAN discovery (unproven candidates: flagged in memory only, see node.ts).
+//     directory, LAN discovery (unproven candidates: flagged in memory only, key-change-watch.ts).
 //  2. nameKey(new name) equals nameKey(name of C) for some known contact C with C ≠ X, where a
 //     known contact is a peer we marked verified or have exchanged at least one message with
 //     (in either direction): someone the person has reason to recognise by name.
