@@ -34,6 +34,16 @@ async function save(store: AppStore, update: Parameters<AppStore['updateSettings
   }
 }
 
+function SaveError(props: { message: string | null }) {
+  const { t } = useI18n();
+  if (!props.message) return null;
+  return (
+    <p className="form-error" role="alert">
+      {t('settings.error', { message: props.message })}
+    </p>
+  );
+}
+
 /** The default for everyone, in Settings → Files. */
 export function AutoAcceptDefault(props: { store: AppStore; settings: Settings }) {
   const { t } = useI18n();
@@ -61,11 +71,7 @@ export function AutoAcceptDefault(props: { store: AppStore; settings: Settings }
           {t('autoAccept.help', { size: `${MEDIA_ALWAYS / MB} MB` })}
         </span>
       </label>
-      {error ? (
-        <p className="form-error" role="alert">
-          {t('settings.error', { message: error })}
-        </p>
-      ) : null}
+      <SaveError message={error} />
     </>
   );
 }
@@ -98,11 +104,7 @@ export function AutoAcceptForPeer(props: { store: AppStore; peer: PeerInfo }) {
           ))}
         </select>
       </label>
-      {error ? (
-        <p className="form-error" role="alert">
-          {t('settings.error', { message: error })}
-        </p>
-      ) : null}
+      <SaveError message={error} />
     </>
   );
 }
