@@ -2,12 +2,12 @@
 // path a person takes, from first run to typing, unread messages, presence, searching
 // history and coming back after a restart.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
-import { SCREENSHOTS, WebNode, freePort, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, freePort, launchChromium, uiSkipReason, shot } from './web-node.ts';
 
 // page.evaluate callbacks run in the browser; these name its globals for the type checker
 // without pulling the DOM library into the Node-side program.
@@ -16,11 +16,6 @@ declare const document: { [key: string]: any };
 declare function getComputedStyle(el: unknown): { [key: string]: string };
 
 const skip = uiSkipReason();
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
 
 async function addPeer(page: Page, other: WebNode, screenshot?: string): Promise<void> {
   await page.getByRole('button', { name: 'Add peer' }).click();

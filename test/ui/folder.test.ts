@@ -10,17 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { SCREENSHOTS, WebNode, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, launchChromium, uiSkipReason, waitUntil, shot } from './web-node.ts';
 
 const skip = uiSkipReason();
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function fileRow(page: Page, name: string): Locator {
   return page.locator('[data-testid=message-list] .msg-row', { has: page.locator('.attachment-name', { hasText: name }) }).first();
@@ -94,8 +86,7 @@ describe('sending a folder in the browser', { skip: skip ?? false }, () => {
     assert.equal(await readme.getByTestId('attachment-folder').innerText(), 'Project');
     await waitUntil('all four files are offered to Bob', async () => (await pb.locator('[data-testid=attachment][data-transfer-state=offered]').count()) === 4);
     assert.equal(await fileRow(pa, 'guide.txt').getByTestId('attachment-folder').innerText(), 'Project/docs', 'the sender sees it too');
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await pb.screenshot({ path: path.join(SCREENSHOTS, 'folder-offer.png') });
+    await shot(pb, 'folder-offer');
 
     // The folder is accepted once, on its first file (the others sit right below it).
     assert.equal(await pb.getByRole('button', { name: /^Accept folder/ }).count(), 1);

@@ -7,8 +7,6 @@
 // Last, two concurrent events, Mallory's post and Bob's removal of her, reach Alice post first:
 // the post shows, then the removal, which orders before it, voids it and it leaves the page.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { monotonicFactory } from 'ulid';
 import type { Browser, Page } from 'playwright-core';
@@ -18,7 +16,7 @@ import type { ParleyNode } from '../../main/core/node.ts';
 import { alter, signAs } from '../helpers/groups.ts';
 import { fullHistory, node, removeTempDirs, tempDir } from '../helpers/nodes.ts';
 import { waitFor } from '../helpers/wait.ts';
-import { SCREENSHOTS, WebNode, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, launchChromium, uiSkipReason, shot } from './web-node.ts';
 
 declare const window: { [key: string]: unknown };
 
@@ -113,8 +111,7 @@ describe('a group member hands over altered and forged events: the page warns an
     assert.match(text, /altered or forged/);
     assert.equal(await page.locator('.notices img').count(), 0, 'the hostile name stays text');
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'group-warning.png') });
+    await shot(page, 'group-warning');
     assert.deepEqual(await transcript(page), ['pay 100 to alice']);
     await notices().first().getByRole('button', { name: 'Dismiss' }).click();
     await notices().first().waitFor({ state: 'detached' });

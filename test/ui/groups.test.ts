@@ -3,12 +3,12 @@
 // the owner renames it and removes a member, and that member's own view says so. One member
 // and the group carry hostile names, which must stay text.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { SCREENSHOTS, WebNode, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, launchChromium, uiSkipReason, shot, waitUntil } from './web-node.ts';
 
 declare const window: { [key: string]: unknown };
 
@@ -16,19 +16,6 @@ const skip = uiSkipReason();
 const HOSTILE_MEMBER = '<img src=x onerror=window.__pwned=1>Carol';
 const HOSTILE_GROUP = '<b>Team</b><script>window.__pwned=1</script>';
 const RENAMED = 'Launch <i>crew</i>';
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The texts of the group's messages on this page, oldest first, with the author named above each run. */
 async function transcript(page: Page): Promise<string[]> {

@@ -5,12 +5,12 @@
 // microphone) and an office-wide broadcast with its badge. Everything goes through the real
 // UI, the real cores and real TLS between them; only a few scenes are set up through the API.
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, ftruncateSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { SCREENSHOTS, WebNode, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, launchChromium, uiSkipReason, shot, waitUntil } from './web-node.ts';
 
 declare const window: { [key: string]: unknown };
 declare const document: { [key: string]: any };
@@ -18,19 +18,6 @@ declare const document: { [key: string]: any };
 const skip = uiSkipReason();
 const BIG_BYTES = 200 * 1024 * 1024;
 const HOSTILE_WAV = '<img src=x onerror=window.__pwned=1>beep.wav';
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The row of the (first) message whose text contains `text`. */
 function row(page: Page, text: string): Locator {

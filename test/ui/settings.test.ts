@@ -3,32 +3,19 @@
 // states shown as the relay answers, bad input refused next to the field, and the relay token
 // never coming back to the page.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { RelayProcess } from '../integration/relay-harness.ts';
-import { SCREENSHOTS, WebNode, freePort, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, freePort, launchChromium, uiSkipReason, shot, waitUntil as until } from './web-node.ts';
 
 declare const window: { innerWidth: number };
 declare const document: { [key: string]: any };
 
 const skip = uiSkipReason();
 const TOKEN = 'open-sesame-7f3a';
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
 
 describe('the Settings view', { skip: skip ?? false }, () => {
   let base: string;

@@ -3,23 +3,15 @@
 // recipient is back and acked it. The relay never saw the recipient: the message is sealed to
 // the certificate the recipient proved on an earlier direct link.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { RelayProcess } from '../integration/relay-harness.ts';
-import { SCREENSHOTS, WebNode, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, launchChromium, uiSkipReason, waitUntil as until, shot } from './web-node.ts';
 
 const skip = uiSkipReason();
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a message stored at a relay, in the browser', { skip: skip ?? false }, () => {
   let base: string;
@@ -76,8 +68,7 @@ describe('a message stored at a relay, in the browser', { skip: skip ?? false },
     await new Promise((r) => setTimeout(r, 2500));
     assert.equal(await row.getAttribute('data-state'), 'stored');
     assert.equal(await row.getByRole('button', { name: 'Retry' }).count(), 0);
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await pa.screenshot({ path: path.join(SCREENSHOTS, 'stored-at-relay.png') });
+    await shot(pa, 'stored-at-relay');
 
     // Bob is back (new port; he dials Alice at the address he remembers) and acks it.
     bob = await WebNode.start({ dataDir: path.join(base, 'bob'), timing });

@@ -4,14 +4,14 @@
 // "reinstalled" colleague is a fresh data directory (new key, new ID) with the same name; the
 // relay is the real relay CLI.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { RelayProcess } from '../integration/relay-harness.ts';
 import { removeTempDirs } from '../helpers/nodes.ts';
-import { SCREENSHOTS, WebNode, freePort, launchChromium, uiSkipReason } from './web-node.ts';
+import { WebNode, freePort, launchChromium, uiSkipReason, shot, waitUntil } from './web-node.ts';
 
 // page.evaluate callbacks run in the browser; these name its globals for the type checker.
 declare const window: { [key: string]: unknown };
@@ -21,25 +21,12 @@ const skip = uiSkipReason();
 const timing = { redialMinMs: 200, redialMaxMs: 1000 };
 const HOSTILE_NAME = '<img src=x onerror=window.__pwned=1>';
 
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-}
-
 function person(page: Page, id: string) {
   return page.locator(`button.person[data-peer-id="${id}"]`);
 }
 
 function group(page: Page, g: 'lan' | 'relay' | 'offline') {
   return page.locator(`.people-group[data-group="${g}"]`);
-}
-
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Both add each other by address and ID. */

@@ -1,11 +1,11 @@
 // A Parley node in web mode (main/web/cli.ts) in its own process, plus a Chromium driven by
 // playwright-core. Real processes, real sockets, the real built renderer.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { createServer } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { CommandArgs, CommandName, CommandResult, SelfInfo } from '../../main/contract/contract.ts';
 import { TOKEN_PROTOCOL_PREFIX, WIRE_PROTOCOL, WS_PATH } from '../../main/web/wire.ts';
@@ -14,6 +14,21 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLI = path.join(ROOT, 'main/web/cli.ts');
 export const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(ROOT, 'test-results');
+
+/** Saves a screenshot of the page as test-results/<name>.png. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Polls `check` until it holds; fails naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** Why UI tests cannot run here, or null when they can. */
 export function uiSkipReason(): string | null {
